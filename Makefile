@@ -1,0 +1,47 @@
+# revocd — common tasks. `make help` lists them.
+GO        ?= go
+BIN       ?= bin
+PKGS      := ./...
+FUZZTIME  ?= 30s
+
+.PHONY: help run build test test-race test-short vet fmt bench bench-go fuzz fuzz-short soak proto deps-test clean
+
+help: ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## run the server in dev mode on 127.0.0.1:8000 (embedded: SQLite only)
+	$(GO) run ./cmd/revocd --dev
+
+build: ## build bin/revocd and bin/revoctl
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+
+test: vet ## unit + end-to-end tests (needs redis-server and kcat; see README)
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -race -timeout 15m ./index/ ./actors/... ./crypto/... ./persistence/... ./transport/...
+	$(MAKE) fuzz-short
+
+vet: ## go vet and gofmt check
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+bench-go: ## in-process micro-benchmarks (index, token verification, event signing, SQLite)
+	$(GO) test -run '^$$' -bench . -benchmem ./index/ ./crypto/... ./persistence/sqlitestore/
+
+fuzz-short: ## run every fuzz target for 5 s
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+fuzz: ## run every fuzz target for FUZZTIME (default 30s)
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+proto: ## regenerate protobuf + vtprotobuf code (needs protoc, protoc-gen-go, protoc-gen-go-vtproto)
+	protoc --go_out=. --go_opt=paths=source_relative \
+	  --go-vtproto_out=. --go-vtproto_opt=paths=source_relative,features=marshal+unmarshal+size \
+	  transport/remote/*.proto
+
+clean: ## remove build output
+	rm -rf $(BIN)

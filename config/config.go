@@ -1,0 +1,307 @@
+// Package config loads revocd's configuration from flags, environment
+// variables and an optional .env file, validates every value once, up front,
+// and reports errors that name the variable to fix.
+//
+// Precedence, highest first: command-line flag, process environment,
+// --env-file, built-in default. Every environment variable has a flag whose
+// name is the variable in lower case with dashes (SQLITE_PATH → --sqlite-path).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SeedDefaultSecret is the public default JWT secret of the seed product.
+// It is accepted only in --dev mode.
+const SeedDefaultSecret = "your-secret-key-change-in-production"
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("config: invalid configuration")
+
+// ErrInsecure is wrapped by errors that refuse an insecure production
+// configuration (seed default secret, no admin API key).
+var ErrInsecure = errors.New("config: insecure configuration refused outside --dev")
+
+// Config is the validated configuration of a revocd node. The zero value is
+// not valid; obtain one from Load.
+type Config struct {
+	Dev        bool
+	ListenAddr string
+
+	KafkaBootstrap    string // empty: Kafka bridge off
+	KafkaTopic        string
+	RefreshTokenTopic string
+	RedisURL          string // empty: Redis mirror off
+	SQLitePath        string
+
+	JWTSecretKey       string
+	JWTAlgorithm       string
+	AccessTTL          time.Duration
+	RefreshTTL         time.Duration
+	MaxAccessTTL       time.Duration
+	JWTIssuer          string
+	Leeway             time.Duration
+	PQCSigningKeyID    string
+	NonceTTL           time.Duration
+	AdminAPIKeys       []string
+	RefreshRotation    bool
+	RefreshReuseGrace  time.Duration
+	NodeID             string
+	MaxBodyBytes       int
+	MaxBatchTokens     int
+	RequestTimeout     time.Duration
+	ShutdownTimeout    time.Duration
+	PublishWait        time.Duration
+	RedisSyncInterval  time.Duration
+	LogFormat          string
+	LogLevel           string
+	ClusterListen      string
+	ClusterPeers       []Peer
+	ClusterTLSCert     string
+	ClusterTLSKey      string
+	ClusterTLSCA       string
+	TLSCert            string
+	TLSKey             string
+	RateLimitPerSecond float64
+	RateLimitBurst     int
+}
+
+// Peer is one entry of CLUSTER_PEERS ("id@host:port").
+type Peer struct {
+	ID   string
+	Addr string
+}
+
+// setting describes one configuration variable.
+type setting struct {
+	env   string
+	def   string
+	usage string
+	apply func(c *Config, v string) error
+}
+
+func (s setting) flagName() string {
+	return strings.ReplaceAll(strings.ToLower(s.env), "_", "-")
+}
+
+// settings lists every variable in the order the README documents them.
+var settings = []setting{
+	{"LISTEN_ADDR", "127.0.0.1:8000", "HTTP listen address (host:port)", func(c *Config, v string) error {
+		return hostPort(&c.ListenAddr, v)
+	}},
+	{"SQLITE_PATH", "./revocation.db", "SQLite audit log file", func(c *Config, v string) error {
+		return nonEmpty(&c.SQLitePath, v)
+	}},
+	{"REDIS_URL", "", "Redis URL (redis://host:port/db); empty disables the Redis mirror", func(c *Config, v string) error {
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") || (u.Scheme != "unix" && u.Host == "") {
+				return errors.New("want redis://host:port/db")
+			}
+		}
+		c.RedisURL = v
+		return nil
+	}},
+	{"KAFKA_BOOTSTRAP", "", "Kafka bootstrap brokers (host:port,...); empty disables the Kafka bridge", func(c *Config, v string) error {
+		if v != "" {
+			for _, b := range strings.Split(v, ",") {
+				var tmp string
+				if err := hostPort(&tmp, strings.TrimSpace(b)); err != nil {
+					return err
+				}
+			}
+		}
+		c.KafkaBootstrap = v
+		return nil
+	}},
+	{"KAFKA_TOPIC", "revocations", "Kafka topic for revocation events", func(c *Config, v string) error {
+		return nonEmpty(&c.KafkaTopic, v)
+	}},
+	{"REFRESH_TOKEN_TOPIC", "token-events", "Kafka topic for token events", func(c *Config, v string) error {
+		return nonEmpty(&c.RefreshTokenTopic, v)
+	}},
+	{"JWT_SECRET_KEY", SeedDefaultSecret, "HS256 signing secret (refused at its default outside --dev)", func(c *Config, v string) error {
+		return nonEmpty(&c.JWTSecretKey, v)
+	}},
+	{"JWT_ALGORITHM", "HS256", "token signing algorithm: HS256, EdDSA, ES256 or ML-DSA-65", func(c *Config, v string) error {
+		switch v {
+		case "HS256", "EdDSA", "ES256", "ML-DSA-65":
+			c.JWTAlgorithm = v
+			return nil
+		}
+		return errors.New("want HS256, EdDSA, ES256 or ML-DSA-65")
+	}},
+	{"JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "30", "access token lifetime in minutes", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.AccessTTL = time.Duration(n) * time.Minute })
+	}},
+	{"JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES", "1440", "largest expires_minutes a client may ask for", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.MaxAccessTTL = time.Duration(n) * time.Minute })
+	}},
+	{"JWT_REFRESH_TOKEN_EXPIRE_DAYS", "90", "refresh token lifetime in days", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.RefreshTTL = time.Duration(n) * 24 * time.Hour })
+	}},
+	{"JWT_ISSUER", "p4-revocation-service", "iss claim of issued tokens, required on validation", func(c *Config, v string) error {
+		return nonEmpty(&c.JWTIssuer, v)
+	}},
+	{"JWT_LEEWAY_SECONDS", "5", "clock-skew leeway for exp/nbf checks", func(c *Config, v string) error {
+		return nonNegativeInt(v, func(n int) { c.Leeway = time.Duration(n) * time.Second })
+	}},
+	{"PQC_SIGNING_KEY_ID", "p4-dilithium-key-1", "key id of this node's ML-DSA-65 event-signing key", func(c *Config, v string) error {
+		return nonEmpty(&c.PQCSigningKeyID, v)
+	}},
+	{"NONCE_TTL_SECONDS", "180", "window in which a replayed event id is dropped", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.NonceTTL = time.Duration(n) * time.Second })
+	}},
+	{"ADMIN_API_KEYS", "", "comma-separated admin API keys (Authorization: Bearer); required outside --dev", func(c *Config, v string) error {
+		c.AdminAPIKeys = nil
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				if len(k) < 16 {
+					return errors.New("each admin API key needs at least 16 characters")
+				}
+				c.AdminAPIKeys = append(c.AdminAPIKeys, k)
+			}
+		}
+		return nil
+	}},
+	{"REFRESH_ROTATION", "true", "rotate refresh tokens on every refresh (reuse detection)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.RefreshRotation = b
+		return err
+	}},
+	{"REFRESH_REUSE_GRACE_SECONDS", "0", "seconds a just-rotated refresh token is still accepted (client retry)", func(c *Config, v string) error {
+		return nonNegativeInt(v, func(n int) { c.RefreshReuseGrace = time.Duration(n) * time.Second })
+	}},
+	{"NODE_ID", "", "this node's id in events and the cluster (default: hostname)", func(c *Config, v string) error {
+		if v == "" {
+			h, err := os.Hostname()
+			if err != nil || h == "" {
+				h = "revocd"
+			}
+			v = h
+		}
+		c.NodeID = v
+		return nil
+	}},
+	{"MAX_BODY_BYTES", "1048576", "largest accepted request body (413 beyond)", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.MaxBodyBytes = n })
+	}},
+	{"VALIDATE_BATCH_MAX", "1000", "largest number of tokens per batch validation", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.MaxBatchTokens = n })
+	}},
+	{"REQUEST_TIMEOUT_MS", "5000", "deadline for a request's actor round trip", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.RequestTimeout = time.Duration(n) * time.Millisecond })
+	}},
+	{"SHUTDOWN_TIMEOUT_SECONDS", "15", "graceful shutdown deadline", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.ShutdownTimeout = time.Duration(n) * time.Second })
+	}},
+	{"PUBLISH_WAIT_MS", "200", "how long POST /revoke waits for Kafka's ack before answering published=false", func(c *Config, v string) error {
+		return nonNegativeInt(v, func(n int) { c.PublishWait = time.Duration(n) * time.Millisecond })
+	}},
+	{"REDIS_SYNC_INTERVAL_SECONDS", "5", "how often the index reconciles with Redis (0 disables)", func(c *Config, v string) error {
+		return nonNegativeInt(v, func(n int) { c.RedisSyncInterval = time.Duration(n) * time.Second })
+	}},
+	{"RATE_LIMIT_PER_SECOND", "0", "per-client-IP rate limit on issuance, revocation and refresh (0 disables)", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return errors.New("want a non-negative number")
+		}
+		c.RateLimitPerSecond = f
+		return nil
+	}},
+	{"RATE_LIMIT_BURST", "50", "burst size of the rate limiter", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.RateLimitBurst = n })
+	}},
+	{"LOG_FORMAT", "text", "log format: text or json", func(c *Config, v string) error {
+		if v != "text" && v != "json" {
+			return errors.New("want text or json")
+		}
+		c.LogFormat = v
+		return nil
+	}},
+	{"LOG_LEVEL", "info", "log level: debug, info, warn, error", func(c *Config, v string) error {
+		switch v {
+		case "debug", "info", "warn", "error":
+			c.LogLevel = v
+			return nil
+		}
+		return errors.New("want debug, info, warn or error")
+	}},
+	{"CLUSTER_LISTEN", "", "actor-remoting listen address (host:port); empty: single node", func(c *Config, v string) error {
+		if v == "" {
+			c.ClusterListen = ""
+			return nil
+		}
+		return hostPort(&c.ClusterListen, v)
+	}},
+	{"CLUSTER_PEERS", "", "comma list of peers id@host:port", func(c *Config, v string) error {
+		c.ClusterPeers = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			id, addr, ok := strings.Cut(p, "@")
+			if !ok || id == "" {
+				return fmt.Errorf("peer %q: want id@host:port", p)
+			}
+			var a string
+			if err := hostPort(&a, addr); err != nil {
+				return fmt.Errorf("peer %q: %w", p, err)
+			}
+			c.ClusterPeers = append(c.ClusterPeers, Peer{ID: id, Addr: a})
+		}
+		return nil
+	}},
+	{"CLUSTER_TLS_CERT", "", "PEM certificate for mutual TLS between nodes", func(c *Config, v string) error { c.ClusterTLSCert = v; return nil }},
+	{"CLUSTER_TLS_KEY", "", "PEM private key for mutual TLS between nodes", func(c *Config, v string) error { c.ClusterTLSKey = v; return nil }},
+	{"CLUSTER_TLS_CA", "", "PEM CA bundle that peer certificates must chain to", func(c *Config, v string) error { c.ClusterTLSCA = v; return nil }},
+	{"TLS_CERT", "", "PEM certificate for HTTPS on the API listener", func(c *Config, v string) error { c.TLSCert = v; return nil }},
+	{"TLS_KEY", "", "PEM private key for HTTPS on the API listener", func(c *Config, v string) error { c.TLSKey = v; return nil }},
+}
+
+func hostPort(dst *string, v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return errors.New("want a port between 0 and 65535")
+	}
+	_ = host
+	*dst = v
+	return nil
+}
+
+func nonEmpty(dst *string, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("must not be empty")
+	}
+	*dst = v
+	return nil
+}
+
+func positiveInt(v string, set func(int)) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return errors.New("want a positive whole number")
+	}
+	set(n)
+	return nil
+}
+
+func nonNegativeInt(v string, set func(int)) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return errors.New("want a whole number >= 0")
+	}
+	set(n)
+	return nil
+}

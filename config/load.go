@@ -1,0 +1,145 @@
+package config
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Variables describes one configuration variable for documentation.
+type Variable struct {
+	Env, Flag, Default, Usage string
+}
+
+// Variables returns every configuration variable with its flag, default and
+// meaning, in documentation order.
+func Variables() []Variable {
+	out := make([]Variable, len(settings))
+	for i, s := range settings {
+		out[i] = Variable{Env: s.env, Flag: "--" + s.flagName(), Default: s.def, Usage: s.usage}
+	}
+	return out
+}
+
+// Load parses args (without the program name) and getenv into a validated
+// Config. fs receives the flags; its output is used for usage messages.
+// A returned error wraps ErrInvalid or ErrInsecure and names the variable.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config, error) {
+	values := make([]*string, len(settings))
+	for i, s := range settings {
+		values[i] = fs.String(s.flagName(), "", s.usage+" (env "+s.env+", default "+quoteDefault(s.def)+")")
+	}
+	dev := fs.Bool("dev", false, "development mode: allows the default secret and open admin endpoints")
+	envFile := fs.String("env-file", "", "load variables from this .env file (process environment wins)")
+	listen := fs.String("listen", "", "HTTP listen address (alias of --listen-addr)")
+	if err := fs.Parse(args); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+
+	fileVars := map[string]string{}
+	if *envFile != "" {
+		f, err := os.Open(*envFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --env-file: %w", ErrInvalid, err)
+		}
+		fileVars, err = ParseEnvFile(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%w: --env-file %s: %w", ErrInvalid, *envFile, err)
+		}
+	}
+	aliases := map[string]*string{"LISTEN_ADDR": listen}
+
+	c := &Config{Dev: *dev}
+	for i, s := range settings {
+		v, ok := s.def, false
+		if fv, found := fileVars[s.env]; found {
+			v = fv
+		}
+		if ev := getenv(s.env); ev != "" {
+			v = ev
+		}
+		if explicit[s.flagName()] {
+			v, ok = *values[i], true
+		}
+		if a := aliases[s.env]; a != nil && *a != "" && !ok {
+			v = *a
+		}
+		if err := s.apply(c, v); err != nil {
+			return nil, fmt.Errorf("%w: %s (--%s) = %q: %w", ErrInvalid, s.env, s.flagName(), v, err)
+		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) validate() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("%w: TLS_CERT and TLS_KEY must be set together", ErrInvalid)
+	}
+	if c.MaxAccessTTL < c.AccessTTL {
+		return fmt.Errorf("%w: JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES must be >= JWT_ACCESS_TOKEN_EXPIRE_MINUTES", ErrInvalid)
+	}
+	if len(c.ClusterPeers) > 0 && c.ClusterListen == "" {
+		return fmt.Errorf("%w: CLUSTER_PEERS needs CLUSTER_LISTEN", ErrInvalid)
+	}
+	if c.Dev {
+		return nil
+	}
+	if c.JWTSecretKey == SeedDefaultSecret {
+		return fmt.Errorf("%w: JWT_SECRET_KEY is the public default; set JWT_SECRET_KEY to a secret of your own (e.g. `openssl rand -hex 32`) or run with --dev", ErrInsecure)
+	}
+	if len(c.JWTSecretKey) < 32 && c.JWTAlgorithm == "HS256" {
+		return fmt.Errorf("%w: JWT_SECRET_KEY is shorter than 32 characters; set a longer JWT_SECRET_KEY", ErrInsecure)
+	}
+	if len(c.AdminAPIKeys) == 0 {
+		return fmt.Errorf("%w: ADMIN_API_KEYS is empty; set ADMIN_API_KEYS to one or more comma-separated keys or run with --dev", ErrInsecure)
+	}
+	return nil
+}
+
+// ParseEnvFile reads KEY=VALUE lines. Blank lines and lines starting with #
+// are ignored; an optional "export " prefix and matching single or double
+// quotes around the value are removed.
+func ParseEnvFile(r io.Reader) (map[string]string, error) {
+	out := map[string]string{}
+	sc := bufio.NewScanner(r)
+	line := 0
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		s = strings.TrimPrefix(s, "export ")
+		k, v, ok := strings.Cut(s, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("line %d: want KEY=VALUE", line)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		out[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, errors.Join(fmt.Errorf("read: %w", err))
+	}
+	return out, nil
+}
+
+func quoteDefault(d string) string {
+	if d == "" {
+		return "unset"
+	}
+	return d
+}

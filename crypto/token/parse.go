@@ -1,0 +1,679 @@
+package token
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// DefaultMaxTokenBytes is the default bound on the length of a compact
+// token accepted by a Verifier. An ML-DSA-65 token is about 4.6 KiB.
+const DefaultMaxTokenBytes = 16 << 10
+
+// maxJSONDepth bounds nesting inside the header and claims.
+const maxJSONDepth = 32
+
+// maxNumericDate bounds |iat|, |exp|, |nbf| (2^53: the exactly representable
+// integers of a JSON/IEEE double). Larger values are rejected as malformed.
+const maxNumericDate = 1 << 53
+
+// Token is a decoded JWT whose fields are byte slices into a buffer it owns,
+// so that a Token reused across calls parses and verifies without
+// allocating. The slices are valid until the next ParseUnverified, Verify or
+// Reset on the same Token; copy (or use the string getters) to keep them.
+//
+// A Token is not safe for concurrent use: use one per goroutine (for
+// example from a sync.Pool). Empty slices mean "claim absent".
+type Token struct {
+	// Header is the decoded JOSE header JSON.
+	Header []byte
+	// Payload is the decoded claims JSON, verbatim, so that it can be
+	// embedded as-is in API responses.
+	Payload []byte
+	// Signature is the decoded signature.
+	Signature []byte
+
+	// Alg, Kid and HeaderTyp are the header's "alg", "kid" and "typ".
+	Alg, Kid, HeaderTyp []byte
+	// Sub, JTI, Iss and Typ are the string claims "sub", "jti", "iss" and
+	// "typ" (JSON escapes already decoded).
+	Sub, JTI, Iss, Typ []byte
+	// Iat, Exp and Nbf are the numeric date claims in Unix seconds.
+	// Fractional values are rounded conservatively: iat and exp down, nbf up.
+	Iat, Exp, Nbf int64
+	// HasIat, HasExp and HasNbf report whether the claims were present.
+	HasIat, HasExp, HasNbf bool
+
+	// Key is the ring key whose signature check passed; it is set by Verify
+	// only once the signature is verified, so a non-nil Key after an
+	// ErrExpired, ErrNotYetValid or ErrIssuer error means the claims are
+	// authentic (useful to let "revoked" win over "expired").
+	Key *Key
+
+	signedLen int    // len("header.payload") in the token
+	buf       []byte // owns Header, Payload, Signature and unescaped strings
+}
+
+// Reset clears t, keeping its buffer for reuse.
+func (t *Token) Reset() {
+	buf := t.buf[:0]
+	*t = Token{buf: buf}
+}
+
+// Subject returns the "sub" claim as a string (allocates).
+func (t *Token) Subject() string { return string(t.Sub) }
+
+// ID returns the "jti" claim as a string (allocates).
+func (t *Token) ID() string { return string(t.JTI) }
+
+// Issuer returns the "iss" claim as a string (allocates).
+func (t *Token) Issuer() string { return string(t.Iss) }
+
+// Type returns the "typ" claim ("refresh", or "" for access tokens).
+func (t *Token) Type() string { return string(t.Typ) }
+
+// KeyID returns the "kid" header as a string (allocates).
+func (t *Token) KeyID() string { return string(t.Kid) }
+
+// Algorithm returns the "alg" header as an Algorithm (allocates).
+func (t *Token) Algorithm() Algorithm { return Algorithm(t.Alg) }
+
+// IsRefresh reports whether the token is a refresh token (typ "refresh").
+func (t *Token) IsRefresh() bool { return string(t.Typ) == "refresh" }
+
+// IssuedAt returns "iat" as a time, or the zero time if absent.
+func (t *Token) IssuedAt() time.Time { return unixOrZero(t.Iat, t.HasIat) }
+
+// ExpiresAt returns "exp" as a time, or the zero time if absent.
+func (t *Token) ExpiresAt() time.Time { return unixOrZero(t.Exp, t.HasExp) }
+
+// NotBefore returns "nbf" as a time, or the zero time if absent.
+func (t *Token) NotBefore() time.Time { return unixOrZero(t.Nbf, t.HasNbf) }
+
+func unixOrZero(sec int64, ok bool) time.Time {
+	if !ok {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
+}
+
+// Claims copies the registered claims into an owned Claims value (Extra is
+// left nil; decode Payload for the other claims).
+func (t *Token) Claims() Claims {
+	return Claims{
+		Subject: string(t.Sub), ID: string(t.JTI), Issuer: string(t.Iss), Type: string(t.Typ),
+		IssuedAt: t.IssuedAt(), ExpiresAt: t.ExpiresAt(),
+		KeyID: string(t.Kid), Alg: Algorithm(t.Alg),
+	}
+}
+
+// Static errors of the parse path (no allocation when returned).
+var (
+	errSegments  = fmt.Errorf("token: want three dot-separated segments: %w", ErrMalformed)
+	errEmptySeg  = fmt.Errorf("token: empty header or payload segment: %w", ErrMalformed)
+	errNewline   = fmt.Errorf("token: line break in token: %w", ErrMalformed)
+	errB64Header = fmt.Errorf("token: header is not unpadded base64url: %w", ErrMalformed)
+	errB64Claims = fmt.Errorf("token: payload is not unpadded base64url: %w", ErrMalformed)
+	errB64Sig    = fmt.Errorf("token: signature is not unpadded base64url: %w", ErrMalformed)
+	errUTF8      = fmt.Errorf("token: header or payload is not valid UTF-8: %w", ErrMalformed)
+	errJSON      = fmt.Errorf("token: invalid JSON: %w", ErrMalformed)
+	errNotObject = fmt.Errorf("token: header and payload must be JSON objects: %w", ErrMalformed)
+	errDuplicate = fmt.Errorf("token: duplicated member name: %w", ErrMalformed)
+	errCrit      = fmt.Errorf("token: unsupported \"crit\" header: %w", ErrMalformed)
+)
+
+// ParseUnverified decodes tok into t (after t.Reset) and scans the header
+// for alg/kid/typ and the claims for sub, jti, iss, typ, iat, exp and nbf.
+// It checks only the structure: no signature, algorithm, key, time or
+// issuer check. Use it for /token/inspect and to read the claims of a token
+// that failed verification; never trust its output for authorization.
+//
+// The token must be the compact serialization: three segments of unpadded
+// base64url (no '=', no line breaks, canonical trailing bits), the first two
+// JSON objects in UTF-8 without duplicated member names. Errors wrap
+// ErrTooLarge or ErrMalformed. It does not allocate once t's buffer has
+// grown, and is safe for concurrent use with distinct Tokens.
+func (v *Verifier) ParseUnverified(tok []byte, t *Token) error {
+	t.Reset()
+	if len(tok) > v.maxBytes {
+		return v.errTooLarge
+	}
+	d1 := bytes.IndexByte(tok, '.')
+	if d1 < 0 {
+		return errSegments
+	}
+	d2 := bytes.IndexByte(tok[d1+1:], '.')
+	if d2 < 0 {
+		return errSegments
+	}
+	d2 += d1 + 1
+	if bytes.IndexByte(tok[d2+1:], '.') >= 0 {
+		return errSegments
+	}
+	// The base64 decoder silently skips CR and LF; a token has none.
+	if bytes.IndexByte(tok, '\n') >= 0 || bytes.IndexByte(tok, '\r') >= 0 {
+		return errNewline
+	}
+	h, p, s := tok[:d1], tok[d1+1:d2], tok[d2+1:]
+	if len(h) == 0 || len(p) == 0 {
+		return errEmptySeg
+	}
+	enc := b64
+	hl, pl, sl := enc.DecodedLen(len(h)), enc.DecodedLen(len(p)), enc.DecodedLen(len(s))
+	// Room for the three decoded segments plus unescaped strings, which are
+	// never longer than their JSON source: the buffer never reallocates
+	// while slices into it are handed out.
+	need := 2*(hl+pl) + sl
+	if cap(t.buf) < need {
+		t.buf = make([]byte, 0, max(need, 512))
+	}
+	buf := t.buf[:need]
+	n, err := enc.Decode(buf, h)
+	if err != nil {
+		return errB64Header
+	}
+	t.Header = buf[:n:n]
+	off := n
+	if n, err = enc.Decode(buf[off:], p); err != nil {
+		return errB64Claims
+	}
+	t.Payload = buf[off : off+n : off+n]
+	off += n
+	if n, err = enc.Decode(buf[off:], s); err != nil {
+		return errB64Sig
+	}
+	t.Signature = buf[off : off+n : off+n]
+	off += n
+	t.buf = buf[:off]
+	t.signedLen = d2
+
+	if !utf8.Valid(t.Header) || !utf8.Valid(t.Payload) {
+		return errUTF8
+	}
+	sc := scanner{d: t.Header, t: t}
+	if err := sc.object(true); err != nil {
+		return err
+	}
+	sc = scanner{d: t.Payload, t: t}
+	return sc.object(false)
+}
+
+// b64 is strict unpadded base64url: rejects '=', '+', '/' and non-zero
+// trailing bits, so every token has exactly one accepted encoding.
+var b64 = base64.RawURLEncoding.Strict()
+
+// scanner is a minimal validating JSON scanner over d. Unescaped strings are
+// appended to t.buf (whose capacity ParseUnverified reserved).
+type scanner struct {
+	d []byte
+	i int
+	t *Token
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.d) {
+		switch s.d[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// eat consumes c if it is the next byte.
+func (s *scanner) eat(c byte) bool {
+	if s.i < len(s.d) && s.d[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// object scans a top-level object, dispatching the members the header
+// (hdr) or the claims need and rejecting duplicated names.
+func (s *scanner) object(hdr bool) error {
+	s.ws()
+	if !s.eat('{') {
+		return errNotObject
+	}
+	var seen nameSet
+	s.ws()
+	if !s.eat('}') {
+		for {
+			s.ws()
+			name, ok := s.stringValue()
+			if !ok {
+				return errJSON
+			}
+			if !seen.add(name) {
+				return errDuplicate
+			}
+			s.ws()
+			if !s.eat(':') {
+				return errJSON
+			}
+			s.ws()
+			var err error
+			if hdr {
+				err = s.headerMember(name)
+			} else {
+				err = s.claimMember(name)
+			}
+			if err != nil {
+				return err
+			}
+			s.ws()
+			if s.eat(',') {
+				continue
+			}
+			if s.eat('}') {
+				break
+			}
+			return errJSON
+		}
+	}
+	s.ws()
+	if s.i != len(s.d) {
+		return errJSON
+	}
+	return nil
+}
+
+func (s *scanner) headerMember(name []byte) error {
+	var dst *[]byte
+	switch string(name) {
+	case "alg":
+		dst = &s.t.Alg
+	case "kid":
+		dst = &s.t.Kid
+	case "typ":
+		dst = &s.t.HeaderTyp
+	case "crit":
+		return errCrit
+	default:
+		return s.skip(0)
+	}
+	v, ok := s.stringValue()
+	if !ok {
+		return fmt.Errorf("token: header %q must be a string: %w", name, ErrMalformed)
+	}
+	*dst = v
+	return nil
+}
+
+func (s *scanner) claimMember(name []byte) error {
+	var str *[]byte
+	var num *int64
+	var has *bool
+	roundUp := false
+	switch string(name) {
+	case "sub":
+		str = &s.t.Sub
+	case "jti":
+		str = &s.t.JTI
+	case "iss":
+		str = &s.t.Iss
+	case "typ":
+		str = &s.t.Typ
+	case "iat":
+		num, has = &s.t.Iat, &s.t.HasIat
+	case "exp":
+		num, has = &s.t.Exp, &s.t.HasExp
+	case "nbf":
+		num, has, roundUp = &s.t.Nbf, &s.t.HasNbf, true
+	default:
+		return s.skip(0)
+	}
+	if str != nil {
+		v, ok := s.stringValue()
+		if !ok {
+			return fmt.Errorf("token: claim %q must be a string: %w", name, ErrMalformed)
+		}
+		*str = v
+		return nil
+	}
+	n, ok := s.numericDate(roundUp)
+	if !ok {
+		return fmt.Errorf("token: claim %q must be a number of seconds within ±2^53: %w", name, ErrMalformed)
+	}
+	*num, *has = n, true
+	return nil
+}
+
+// stringValue parses a JSON string and returns its decoded content: a
+// sub-slice of d when it has no escapes, else the unescaped copy in t.buf.
+func (s *scanner) stringValue() ([]byte, bool) {
+	raw, esc, ok := s.str()
+	if !ok {
+		return nil, false
+	}
+	if !esc {
+		return raw, true
+	}
+	return s.unescape(raw), true
+}
+
+// str scans a JSON string starting at s.i and returns its raw content and
+// whether it contains escapes. Control characters are rejected; UTF-8
+// validity was checked for the whole document.
+func (s *scanner) str() (raw []byte, esc, ok bool) {
+	if !s.eat('"') {
+		return nil, false, false
+	}
+	d, start := s.d, s.i
+	for i := start; i < len(d); {
+		c := d[i]
+		switch {
+		case c == '"':
+			s.i = i + 1
+			return d[start:i], esc, true
+		case c == '\\':
+			esc = true
+			if i+1 >= len(d) {
+				return nil, false, false
+			}
+			switch d[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(d) || !isHex4(d[i+2:i+6]) {
+					return nil, false, false
+				}
+				i += 6
+			default:
+				return nil, false, false
+			}
+		case c < 0x20:
+			return nil, false, false
+		default:
+			i++
+		}
+	}
+	return nil, false, false
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b[:4] {
+		if unhex(c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func unhex(c byte) rune {
+	switch {
+	case '0' <= c && c <= '9':
+		return rune(c - '0')
+	case 'a' <= c && c <= 'f':
+		return rune(c - 'a' + 10)
+	case 'A' <= c && c <= 'F':
+		return rune(c - 'A' + 10)
+	}
+	return -1
+}
+
+func hex4(b []byte) rune {
+	return unhex(b[0])<<12 | unhex(b[1])<<8 | unhex(b[2])<<4 | unhex(b[3])
+}
+
+// unescape decodes a validated raw JSON string body into t.buf, exactly as
+// encoding/json does (invalid surrogates become U+FFFD).
+func (s *scanner) unescape(raw []byte) []byte {
+	start := len(s.t.buf)
+	out := s.t.buf
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		switch raw[i+1] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := hex4(raw[i+2:])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				r2 := utf8.RuneError
+				if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
+					if dec := utf16.DecodeRune(r, hex4(raw[i+2:])); dec != utf8.RuneError {
+						r2 = dec
+						i += 6
+					}
+				}
+				r = r2
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default: // '"', '\\', '/'
+			out = append(out, raw[i+1])
+		}
+		i += 2
+	}
+	s.t.buf = out
+	return out[start:len(out):len(out)]
+}
+
+// skip validates and skips one JSON value.
+func (s *scanner) skip(depth int) error {
+	if depth > maxJSONDepth {
+		return errJSON
+	}
+	if s.i >= len(s.d) {
+		return errJSON
+	}
+	switch s.d[s.i] {
+	case '"':
+		if _, _, ok := s.str(); !ok {
+			return errJSON
+		}
+		return nil
+	case '{':
+		s.i++
+		s.ws()
+		if s.eat('}') {
+			return nil
+		}
+		for {
+			s.ws()
+			if _, _, ok := s.str(); !ok {
+				return errJSON
+			}
+			s.ws()
+			if !s.eat(':') {
+				return errJSON
+			}
+			s.ws()
+			if err := s.skip(depth + 1); err != nil {
+				return err
+			}
+			s.ws()
+			if s.eat(',') {
+				continue
+			}
+			if s.eat('}') {
+				return nil
+			}
+			return errJSON
+		}
+	case '[':
+		s.i++
+		s.ws()
+		if s.eat(']') {
+			return nil
+		}
+		for {
+			s.ws()
+			if err := s.skip(depth + 1); err != nil {
+				return err
+			}
+			s.ws()
+			if s.eat(',') {
+				continue
+			}
+			if s.eat(']') {
+				return nil
+			}
+			return errJSON
+		}
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	}
+	if _, _, ok := s.number(); !ok {
+		return errJSON
+	}
+	return nil
+}
+
+func (s *scanner) literal(lit string) error {
+	if len(s.d)-s.i >= len(lit) && string(s.d[s.i:s.i+len(lit)]) == lit {
+		s.i += len(lit)
+		return nil
+	}
+	return errJSON
+}
+
+// number scans a JSON number (RFC 8259 grammar) and reports whether it is
+// an integer (no fraction, no exponent).
+func (s *scanner) number() (num []byte, isInt, ok bool) {
+	d, i := s.d, s.i
+	start := i
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && '1' <= d[i] && d[i] <= '9':
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+	default:
+		return nil, false, false
+	}
+	isInt = true
+	if i < len(d) && d[i] == '.' {
+		isInt = false
+		i++
+		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+			return nil, false, false
+		}
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		isInt = false
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+			return nil, false, false
+		}
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+	}
+	s.i = i
+	return d[start:i], isInt, true
+}
+
+// numericDate parses a JSON number as Unix seconds within ±2^53, rounding a
+// fractional value down (or up if roundUp).
+func (s *scanner) numericDate(roundUp bool) (int64, bool) {
+	num, isInt, ok := s.number()
+	if !ok {
+		return 0, false
+	}
+	if isInt {
+		neg := num[0] == '-'
+		if neg {
+			num = num[1:]
+		}
+		if len(num) > 16 { // 2^53 has 16 digits
+			return 0, false
+		}
+		var v int64
+		for _, c := range num {
+			v = v*10 + int64(c-'0')
+		}
+		if v > maxNumericDate {
+			return 0, false
+		}
+		if neg {
+			v = -v
+		}
+		return v, true
+	}
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(num), len(num)), 64)
+	if err != nil || math.IsNaN(f) || f > maxNumericDate || f < -maxNumericDate {
+		return 0, false
+	}
+	if roundUp {
+		f = math.Ceil(f)
+	} else {
+		f = math.Floor(f)
+	}
+	return int64(f), true
+}
+
+// nameSet detects duplicated member names: the first 32 names are kept in
+// a fixed array (no allocation), more spill into a map.
+type nameSet struct {
+	n     int
+	hash  [32]uint64
+	names [32][]byte
+	spill map[string]struct{}
+}
+
+func (ns *nameSet) add(name []byte) bool {
+	if ns.spill != nil {
+		if _, dup := ns.spill[string(name)]; dup {
+			return false
+		}
+		ns.spill[string(name)] = struct{}{}
+		return true
+	}
+	h := uint64(14695981039346656037) // FNV-1a
+	for _, c := range name {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	for j := range ns.n {
+		if ns.hash[j] == h && bytes.Equal(ns.names[j], name) {
+			return false
+		}
+	}
+	if ns.n < len(ns.hash) {
+		ns.hash[ns.n], ns.names[ns.n] = h, name
+		ns.n++
+		return true
+	}
+	ns.spill = make(map[string]struct{}, 2*len(ns.names))
+	for _, nm := range ns.names {
+		ns.spill[string(nm)] = struct{}{}
+	}
+	ns.spill[string(name)] = struct{}{}
+	return true
+}

@@ -1,0 +1,246 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+
+	"github.com/revocd/revocd/revocation"
+)
+
+// Read statements, prepared on the query-only pool.
+const (
+	rsActive = iota
+	rsEventsAfter
+	rsFromOrigin
+	rsMaxSeq
+	rsCursor
+	rsLastID
+	rsGetKV
+	rsGetRefresh
+	rsCount
+	numReadStmts
+)
+
+// eventCols is the full event column list scanned by scanEvent.
+const eventCols = `id, event_id, type, value, ts, expires_at, reason, origin, seq, key_id, alg, sig, received_at`
+
+var readSQL = [numReadStmts]string{
+	// Served from the covering index revocation_events_active alone.
+	rsActive: `SELECT type, value, ts, expires_at, event_id, origin, seq
+		FROM revocation_events INDEXED BY revocation_events_active WHERE expires_at > ?`,
+	rsEventsAfter: `SELECT ` + eventCols + ` FROM revocation_events WHERE id > ? ORDER BY id LIMIT ?`,
+	rsFromOrigin: `SELECT ` + eventCols + ` FROM revocation_events
+		WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?`,
+	// A loose index scan over UNIQUE(origin, seq): one index probe per
+	// origin instead of a scan of every event.
+	rsMaxSeq: `WITH RECURSIVE o(origin) AS (
+			SELECT MIN(origin) FROM revocation_events
+			UNION ALL
+			SELECT (SELECT MIN(origin) FROM revocation_events WHERE origin > o.origin)
+			FROM o WHERE o.origin IS NOT NULL)
+		SELECT origin, (SELECT MAX(seq) FROM revocation_events r WHERE r.origin = o.origin)
+		FROM o WHERE origin IS NOT NULL`,
+	rsCursor:     `SELECT last_id FROM outbox_cursors WHERE dest = ?`,
+	rsLastID:     `SELECT COALESCE(MAX(id), 0) FROM revocation_events`,
+	rsGetKV:      `SELECT value FROM kv WHERE name = ?`,
+	rsGetRefresh: `SELECT ` + refreshCols + ` FROM refresh_tokens WHERE jti = ?`,
+	rsCount:      `SELECT COUNT(*) FROM revocation_events`,
+}
+
+// DefaultLimit is the page size EventsAfter and EventsFromOrigin use when
+// given limit <= 0.
+const DefaultLimit = 1000
+
+// StoredEvent is an audit-log event with its local position: ID is the
+// revocation_events.id commit order the outbox and the feed page by, and
+// ReceivedAt the local Unix-ms time it was stored.
+type StoredEvent struct {
+	ID         int64
+	Event      revocation.Event
+	ReceivedAt int64
+}
+
+// ActiveRevocations calls fn for every stored event with expires_at > nowMs,
+// in expires_at order, streaming from one read snapshot; it is meant for the
+// start-up rebuild of the in-memory index. To stay fast on millions of rows
+// it reads the covering index only and fills EventID, Type, Value, TS,
+// ExpiresAt, Origin and Seq; Reason, KeyID, Alg and Sig are left empty (use
+// EventsAfter for full rows). The *Event is reused between calls: fn must
+// copy it (a struct copy suffices) to keep it. A non-nil error from fn stops
+// the scan and is returned as is. Safe for concurrent use.
+func (s *Store) ActiveRevocations(ctx context.Context, nowMs int64, fn func(*revocation.Event) error) error {
+	const op = "active revocations"
+	rows, err := s.rs[rsActive].QueryContext(ctx, nowMs)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer rows.Close()
+	var (
+		e   revocation.Event
+		typ sql.RawBytes
+		seq int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&typ, &e.Value, &e.TS, &e.ExpiresAt, &e.EventID, &e.Origin, &seq); err != nil {
+			return wrap(op, err)
+		}
+		e.Type = internType(typ)
+		e.Seq = uint64(seq)
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return wrap(op, rows.Err())
+}
+
+// internType returns the constant for a known type without allocating.
+func internType(b []byte) revocation.Type {
+	switch string(b) {
+	case string(revocation.TypeJTI):
+		return revocation.TypeJTI
+	case string(revocation.TypeSub):
+		return revocation.TypeSub
+	case string(revocation.TypeKid):
+		return revocation.TypeKid
+	}
+	return revocation.Type(b)
+}
+
+func scanEvent(sc scanner) (StoredEvent, error) {
+	var (
+		se  StoredEvent
+		e   = &se.Event
+		typ sql.RawBytes
+		seq int64
+	)
+	err := sc.Scan(&se.ID, &e.EventID, &typ, &e.Value, &e.TS, &e.ExpiresAt, &e.Reason,
+		&e.Origin, &seq, &e.KeyID, &e.Alg, &e.Sig, &se.ReceivedAt)
+	e.Type = internType(typ)
+	e.Seq = uint64(seq)
+	return se, err
+}
+
+func (s *Store) queryEvents(ctx context.Context, op string, st int, args ...any) ([]StoredEvent, error) {
+	rows, err := s.rs[st].QueryContext(ctx, args...)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []StoredEvent
+	for rows.Next() {
+		se, err := scanEvent(rows)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, se)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(op, err)
+	}
+	return out, nil
+}
+
+// EventsAfter returns up to limit (DefaultLimit when limit <= 0) full events
+// with id > afterID in id (local commit) order: an outbox destination's
+// backlog after its cursor, or a page of the GET /revocations?after= feed.
+// Safe for concurrent use.
+func (s *Store) EventsAfter(ctx context.Context, afterID int64, limit int) ([]StoredEvent, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	return s.queryEvents(ctx, "events after", rsEventsAfter, afterID, limit)
+}
+
+// EventsFromOrigin returns up to limit (DefaultLimit when limit <= 0) events
+// of origin with seq > afterSeq in seq order, for anti-entropy resends.
+// Safe for concurrent use.
+func (s *Store) EventsFromOrigin(ctx context.Context, origin string, afterSeq uint64, limit int) ([]revocation.Event, error) {
+	if afterSeq >= math.MaxInt64 {
+		return nil, nil
+	}
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	se, err := s.queryEvents(ctx, "events from origin", rsFromOrigin, origin, int64(afterSeq), limit)
+	if err != nil || len(se) == 0 {
+		return nil, err
+	}
+	out := make([]revocation.Event, len(se))
+	for i := range se {
+		out[i] = se[i].Event
+	}
+	return out, nil
+}
+
+// MaxSeqByOrigin returns, for every origin with stored events, the highest
+// stored seq. It is derived from UNIQUE(origin, seq), so it counts events
+// received out of order too: it is a high-water mark, not proof that no seq
+// below it is missing. Safe for concurrent use.
+func (s *Store) MaxSeqByOrigin(ctx context.Context) (map[string]uint64, error) {
+	const op = "max seq by origin"
+	rows, err := s.rs[rsMaxSeq].QueryContext(ctx)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	out := make(map[string]uint64)
+	for rows.Next() {
+		var origin string
+		var seq int64
+		if err := rows.Scan(&origin, &seq); err != nil {
+			return nil, wrap(op, err)
+		}
+		out[origin] = uint64(seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(op, err)
+	}
+	return out, nil
+}
+
+// Cursor returns the last event id delivered to dest, 0 when dest has no
+// cursor yet. Safe for concurrent use.
+func (s *Store) Cursor(ctx context.Context, dest string) (int64, error) {
+	var id int64
+	err := s.rs[rsCursor].QueryRowContext(ctx, dest).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, wrap("cursor", err)
+}
+
+// LastEventID returns the highest revocation_events.id, 0 for an empty log.
+// Safe for concurrent use.
+func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+	var id int64
+	err := s.rs[rsLastID].QueryRowContext(ctx).Scan(&id)
+	return id, wrap("last event id", err)
+}
+
+// CountEvents returns the number of events in the audit log. It scans the
+// smallest index (about 20 bytes per event): meant for stats, not hot paths.
+// Safe for concurrent use.
+func (s *Store) CountEvents(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.rs[rsCount].QueryRowContext(ctx).Scan(&n)
+	return n, wrap("count events", err)
+}
+
+// GetKV returns the value stored under name; ok is false when there is none.
+// Safe for concurrent use.
+func (s *Store) GetKV(ctx context.Context, name string) ([]byte, bool, error) {
+	var v []byte
+	err := s.rs[rsGetKV].QueryRowContext(ctx, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, wrap("get kv", err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
+}

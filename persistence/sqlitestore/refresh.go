@@ -1,0 +1,189 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// RefreshToken is one row of refresh_tokens: a refresh token and its place in
+// its rotation family. Times are Unix milliseconds; RetiredAt is 0 while the
+// token is the family's active one, and ReplacedBy names the child it was
+// rotated into. AccessJTI is the access token issued alongside it.
+type RefreshToken struct {
+	JTI, Subject, FamilyID, ParentJTI string
+	BindingHash                       []byte
+	IssuedAt, ExpiresAt               int64
+	Revoked                           bool
+	RetiredAt                         int64
+	ReplacedBy, AccessJTI             string
+	RevokedReason                     string
+}
+
+// nullStr maps "" to SQL NULL for the optional columns.
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullInt maps 0 to SQL NULL for the optional columns.
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanRefresh scans one row selected with refreshCols.
+func scanRefresh(sc scanner) (RefreshToken, error) {
+	var r RefreshToken
+	var revoked int64
+	err := sc.Scan(&r.JTI, &r.Subject, &r.FamilyID, &r.ParentJTI, &r.BindingHash,
+		&r.IssuedAt, &r.ExpiresAt, &revoked, &r.RetiredAt, &r.ReplacedBy,
+		&r.AccessJTI, &r.RevokedReason)
+	r.Revoked = revoked != 0
+	return r, err
+}
+
+// InsertRefresh stores a new refresh token. A taken JTI fails with
+// ErrRefreshExists.
+func (tx *Tx) InsertRefresh(r RefreshToken) error {
+	const op = "insert refresh"
+	if tx.done {
+		return wrap(op, ErrTxDone)
+	}
+	revoked := 0
+	if r.Revoked {
+		revoked = 1
+	}
+	_, err := tx.stmt(stInsertRefresh).ExecContext(tx.ctx,
+		r.JTI, r.Subject, r.FamilyID, nullStr(r.ParentJTI), r.BindingHash,
+		r.IssuedAt, r.ExpiresAt, revoked, nullInt(r.RetiredAt), nullStr(r.ReplacedBy),
+		nullStr(r.AccessJTI), nullStr(r.RevokedReason))
+	if isUniqueViolation(err) {
+		return wrap(op, ErrRefreshExists)
+	}
+	return wrap(op, err)
+}
+
+// GetRefresh reads a refresh token inside the transaction, seeing its own
+// uncommitted changes; ok is false when jti is unknown.
+func (tx *Tx) GetRefresh(jti string) (RefreshToken, bool, error) {
+	const op = "get refresh"
+	if tx.done {
+		return RefreshToken{}, false, wrap(op, ErrTxDone)
+	}
+	return getRefresh(op, tx.stmt(stGetRefresh).QueryRowContext(tx.ctx, jti))
+}
+
+// GetRefresh reads a committed refresh token through the read pool; ok is
+// false when jti is unknown. Safe for concurrent use. A rotation decision
+// must use Tx.GetRefresh instead, under the write lock.
+func (s *Store) GetRefresh(ctx context.Context, jti string) (RefreshToken, bool, error) {
+	return getRefresh("get refresh", s.rs[rsGetRefresh].QueryRowContext(ctx, jti))
+}
+
+func getRefresh(op string, row *sql.Row) (RefreshToken, bool, error) {
+	r, err := scanRefresh(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return RefreshToken{}, false, nil
+	}
+	if err != nil {
+		return RefreshToken{}, false, wrap(op, err)
+	}
+	return r, true, nil
+}
+
+// RetireRefresh marks jti as rotated into replacedBy at atMs. Only an active
+// token (not retired, not revoked) can be retired: otherwise it fails with
+// ErrRefreshNotFound, ErrRefreshRetired (reuse of a rotated token: the
+// caller revokes the family) or ErrRefreshRevoked.
+func (tx *Tx) RetireRefresh(jti, replacedBy string, atMs int64) error {
+	const op = "retire refresh"
+	if tx.done {
+		return wrap(op, ErrTxDone)
+	}
+	if atMs == 0 { // 0 means "active" in RefreshToken.RetiredAt
+		atMs = 1
+	}
+	res, err := tx.stmt(stRetireRefresh).ExecContext(tx.ctx, atMs, nullStr(replacedBy), jti)
+	if err != nil {
+		return wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	r, ok, err := tx.GetRefresh(jti)
+	switch {
+	case err != nil:
+		return wrap(op, err)
+	case !ok:
+		return wrap(op, ErrRefreshNotFound)
+	case r.Revoked:
+		return wrap(op, ErrRefreshRevoked)
+	default:
+		return wrap(op, ErrRefreshRetired)
+	}
+}
+
+// RevokeRefreshFamily revokes every token of familyID with reason and
+// returns the rows this call revoked (those not yet revoked, retired ones
+// included), as they are after the update; the caller emits revocation
+// events for their JTIs and AccessJTIs.
+func (tx *Tx) RevokeRefreshFamily(familyID, reason string) ([]RefreshToken, error) {
+	return tx.revoke("revoke refresh family", stRevokeFamily, nullStr(reason), familyID)
+}
+
+// RevokeRefreshBySubject revokes every token of subject issued at or before
+// issuedAtOrBeforeMs and returns the rows this call revoked, as
+// RevokeRefreshFamily does.
+func (tx *Tx) RevokeRefreshBySubject(subject string, issuedAtOrBeforeMs int64, reason string) ([]RefreshToken, error) {
+	return tx.revoke("revoke refresh by subject", stRevokeSubject, nullStr(reason), subject, issuedAtOrBeforeMs)
+}
+
+// RevokeRefresh revokes one token. revoked is true when this call revoked
+// it, with the updated row; it is false when jti is unknown (zero row) or
+// was already revoked (the stored row).
+func (tx *Tx) RevokeRefresh(jti, reason string) (RefreshToken, bool, error) {
+	const op = "revoke refresh"
+	rows, err := tx.revoke(op, stRevokeOne, nullStr(reason), jti)
+	if err != nil {
+		return RefreshToken{}, false, err
+	}
+	if len(rows) == 1 {
+		return rows[0], true, nil
+	}
+	r, _, err := tx.GetRefresh(jti)
+	return r, false, err
+}
+
+func (tx *Tx) revoke(op string, st int, args ...any) ([]RefreshToken, error) {
+	if tx.done {
+		return nil, wrap(op, ErrTxDone)
+	}
+	rows, err := tx.stmt(st).QueryContext(tx.ctx, args...)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []RefreshToken
+	for rows.Next() {
+		r, err := scanRefresh(rows)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(op, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,49 @@
+package revocation
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestCanonicalDistinguishesFields(t *testing.T) {
+	base := Event{EventID: "e", Type: TypeJTI, Value: "ab", TS: 1, ExpiresAt: 2, Reason: "r", Origin: "o", Seq: 3, KeyID: "k", Alg: SigAlg}
+	moved := base
+	moved.Value, moved.Reason = "a", "br" // same concatenation, different split
+	if bytes.Equal(base.Canonical(), moved.Canonical()) {
+		t.Fatal("length prefixes must keep field boundaries distinct")
+	}
+	signed := base
+	signed.Sig = []byte("sig")
+	if !bytes.Equal(base.Canonical(), signed.Canonical()) {
+		t.Fatal("Sig must not be covered by the canonical encoding")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	long := string(make([]byte, MaxValueLen+1))
+	tests := []struct {
+		name string
+		ev   Event
+		want error
+	}{
+		{"ok", Event{Type: TypeSub, Value: "u"}, nil},
+		{"unknown type", Event{Type: "revoke_all", Value: "u"}, ErrUnknownType},
+		{"empty value", Event{Type: TypeKid}, ErrEmptyValue},
+		{"long value", Event{Type: TypeJTI, Value: long}, ErrTooLong},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.ev.Validate(); !errors.Is(err, tc.want) {
+				t.Fatalf("Validate() = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSubCutoffIsSeconds(t *testing.T) {
+	e := Event{TS: 1_700_000_000_999}
+	if got := e.SubCutoff(); got != 1_700_000_000 {
+		t.Fatalf("SubCutoff = %d", got)
+	}
+}

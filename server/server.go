@@ -1,0 +1,209 @@
+// Package server wires a revocd node together: it opens the audit log,
+// rebuilds the revocation index, restores the key rings, starts the actors
+// and serves the HTTP API until its context ends, then shuts down in order.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/valyala/fasthttp"
+
+	"github.com/revocd/revocd/actors/audit"
+	"github.com/revocd/revocd/actors/issuer"
+	"github.com/revocd/revocd/actors/revoker"
+	"github.com/revocd/revocd/config"
+	"github.com/revocd/revocd/crypto/eventsig"
+	"github.com/revocd/revocd/crypto/token"
+	"github.com/revocd/revocd/index"
+	"github.com/revocd/revocd/persistence/sqlitestore"
+	"github.com/revocd/revocd/revocation"
+	"github.com/revocd/revocd/transport/httpapi"
+)
+
+// Run starts a node with cfg and blocks until ctx is cancelled (then shuts
+// down gracefully) or a component fails. ready, if not nil, is called with
+// the HTTP listener's address once the API serves.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(addr string)) error {
+	if cfg.Dev {
+		log.Warn("DEVELOPMENT MODE: admin endpoints are open and the built-in development secret is allowed; never expose this node")
+	}
+	startAt := time.Now()
+	store, err := sqlitestore.Open(ctx, cfg.SQLitePath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	sec, err := loadSecrets(ctx, store, cfg.PQCSigningKeyID)
+	if err != nil {
+		return err
+	}
+	ix := index.New(index.Options{})
+	loaded := 0
+	if err := store.ActiveRevocations(ctx, time.Now().UnixMilli(), func(e *revocation.Event) error {
+		audit.ApplyEvent(ix, e)
+		loaded++
+		return nil
+	}); err != nil {
+		return fmt.Errorf("server: rebuild index: %w", err)
+	}
+	alg, err := token.ParseAlgorithm(cfg.JWTAlgorithm)
+	if err != nil {
+		return fmt.Errorf("server: JWT_ALGORITHM: %w", err)
+	}
+	maxLifetime := max(cfg.MaxAccessTTL, cfg.RefreshTTL)
+	ring, err := issuer.LoadRing(ctx, store, issuer.RingOptions{
+		Algorithm: alg, Secret: cfg.JWTSecretKey, MaxLifetime: maxLifetime, Now: time.Now,
+		Revoked: func(kid string) bool { return ix.Check("", "", kid, 0) == index.Kid },
+	})
+	if err != nil {
+		return err
+	}
+	verifier := token.NewVerifier(ring, token.VerifierOptions{Issuer: cfg.JWTIssuer, Leeway: cfg.Leeway})
+	eventVerifier := eventsig.NewVerifier()
+	if err := eventVerifier.Trust(sec.signer.KeyID(), sec.signer.PublicKey()); err != nil {
+		return fmt.Errorf("server: trust own event key: %w", err)
+	}
+
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		return fmt.Errorf("server: actor engine: %w", err)
+	}
+	metrics := httpapi.NewMetrics(nil)
+	auditPID := engine.Spawn(audit.New(audit.Config{
+		Store: store, Signer: sec.signer, Index: ix, Origin: cfg.NodeID, Logger: log.With("actor", "audit"),
+	}), "audit")
+	issuerPID := engine.Spawn(issuer.New(issuer.Config{
+		Issuer: &token.Issuer{Ring: ring, Issuer: cfg.JWTIssuer}, Ring: ring, Audit: auditPID, Algorithm: alg,
+		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Rotation: cfg.RefreshRotation, ReuseGrace: cfg.RefreshReuseGrace,
+		Logger: log.With("actor", "issuer"),
+	}), "issuer")
+	revokerPID := engine.Spawn(revoker.New(revoker.Config{
+		Audit: auditPID, Issuer: issuerPID, MaxLifetime: maxLifetime, RequestTimeout: cfg.RequestTimeout,
+		Logger: log.With("actor", "revoker"),
+	}), "revoker")
+
+	ix.SetReady()
+	log.Info("revocation index loaded", "active_revocations", loaded, "took", time.Since(startAt).Round(time.Millisecond))
+
+	api := httpapi.New(httpapi.Deps{
+		Config: cfg, Engine: engine, Issuer: issuerPID, Revoker: revokerPID, Verifier: verifier, Ring: ring,
+		Index: ix, Store: store, ServerKEM: sec.kem, BindingKey: sec.bindingKey, Metrics: metrics, Logger: log,
+		EventKeys: func() []byte {
+			b, _ := eventsig.PublicKeysJSON(eventVerifier)
+			return b
+		},
+		Ready: func(c context.Context) httpapi.Readiness {
+			r := httpapi.Readiness{Ready: true, Checks: map[string]httpapi.Check{}}
+			r.Checks["index"] = httpapi.Check{OK: ix.Ready()}
+			if err := store.Ping(c); err != nil {
+				r.Checks["sqlite"] = httpapi.Check{OK: false, Detail: err.Error()}
+			} else {
+				r.Checks["sqlite"] = httpapi.Check{OK: true}
+			}
+			for _, ch := range r.Checks {
+				r.Ready = r.Ready && ch.OK
+			}
+			return r
+		},
+	})
+	srv := &fasthttp.Server{
+		Handler:               api.Handler(),
+		Name:                  "revocd",
+		MaxRequestBodySize:    cfg.MaxBodyBytes,
+		ReadTimeout:           10 * time.Second,
+		WriteTimeout:          10 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		ReadBufferSize:        8 << 10,
+		NoDefaultServerHeader: false,
+		ErrorHandler:          transportError,
+		Logger:                fasthttpLogger{log},
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("server: listen on LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+	}
+	log.Info("revocd listening", "addr", ln.Addr().String(), "node", cfg.NodeID, "alg", alg, "kid", ring.Current().ID, "sqlite", cfg.SQLitePath)
+	serveErr := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			serveErr <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	go sweep(ctx, ix, ring)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err != nil {
+			return fmt.Errorf("server: serve: %w", err)
+		}
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.ShutdownWithContext(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	// Poison waits for each actor's inbox to drain: the audit writer
+	// commits what it holds before it stops.
+	for _, pid := range []*actor.PID{revokerPID, issuerPID, auditPID} {
+		select {
+		case <-engine.Poison(pid).Done():
+		case <-sctx.Done():
+			return errors.New("server: shutdown deadline exceeded")
+		}
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// sweep periodically forgets expired revocations and retired keys.
+func sweep(ctx context.Context, ix *index.Index, ring *token.Ring) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			ix.Sweep()
+			ring.DropRetired(now)
+		}
+	}
+}
+
+// transportError renders fasthttp's own errors (body too large, malformed
+// request, timeouts) as JSON {"detail": ...}.
+func transportError(ctx *fasthttp.RequestCtx, err error) {
+	status, detail := http.StatusBadRequest, "Malformed HTTP request"
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, detail = http.StatusRequestEntityTooLarge, "Request body too large"
+	case errors.Is(err, fasthttp.ErrTimeout):
+		status, detail = http.StatusRequestTimeout, "Request timeout"
+	}
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(`{"detail":"` + detail + `"}`)
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,240 @@
+// Package httpapi is revocd's HTTP API on fasthttp: the seed's REST endpoints
+// plus readiness, metrics, JWKS, OAuth 2.0 revocation and introspection,
+// batch validation, the event feed and the docs page.
+//
+// Validation never crosses an actor: handlers parse and verify the token and
+// check the revocation index directly. Issuance, revocation and refresh are
+// requests to the issuer and revocation actors, answered after the audit
+// writer's commit.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/valyala/fasthttp"
+
+	"github.com/revocd/revocd/config"
+	"github.com/revocd/revocd/crypto/kex"
+	"github.com/revocd/revocd/crypto/token"
+	"github.com/revocd/revocd/index"
+	"github.com/revocd/revocd/persistence/sqlitestore"
+)
+
+// Check is one dependency's readiness.
+type Check struct {
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Readiness is the /ready report.
+type Readiness struct {
+	Ready  bool                      `json:"ready"`
+	Checks map[string]Check          `json:"checks"`
+	Outbox map[string]map[string]any `json:"outbox,omitempty"`
+}
+
+// Deps are the collaborators of the API. All fields but Publisher, Ready,
+// EventKeys and Metrics are required.
+type Deps struct {
+	Config   *config.Config
+	Engine   *actor.Engine
+	Issuer   *actor.PID
+	Revoker  *actor.PID
+	Verifier *token.Verifier
+	Ring     *token.Ring
+	Index    *index.Index
+	Store    *sqlitestore.Store
+	// ServerKEM is the long-term X-Wing key advertised as kyber_public_key.
+	ServerKEM *kex.StaticKey
+	// BindingKey keys the hash under which client bindings are stored.
+	BindingKey []byte
+	// WaitPublished blocks until Kafka acknowledged the audit log up to
+	// lastID or ctx ends, and reports whether it did. Nil: Kafka is off.
+	WaitPublished func(ctx context.Context, lastID int64) bool
+	// Ready reports dependency readiness for /ready.
+	Ready func(ctx context.Context) Readiness
+	// EventKeys returns the /events/keys document.
+	EventKeys func() []byte
+	Metrics   *Metrics
+	Logger    *slog.Logger
+}
+
+// API serves revocd's HTTP API. It is safe for concurrent use.
+type API struct {
+	d       Deps
+	cfg     *config.Config
+	log     *slog.Logger
+	admin   [][32]byte
+	nextID  atomic.Uint64
+	started time.Time
+}
+
+// New returns the API over deps.
+func New(d Deps) *API {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(nil)
+	}
+	a := &API{d: d, cfg: d.Config, log: d.Logger, started: time.Now()}
+	for _, k := range d.Config.AdminAPIKeys {
+		a.admin = append(a.admin, sha256.Sum256([]byte(k)))
+	}
+	return a
+}
+
+// route is one endpoint.
+type route struct {
+	name    string
+	method  string
+	admin   bool
+	handler func(ctx *fasthttp.RequestCtx) error
+}
+
+// Handler returns the fasthttp handler serving every route.
+func (a *API) Handler() fasthttp.RequestHandler {
+	routes := a.routes()
+	byPath := map[string][]route{}
+	for _, r := range routes {
+		byPath[r.name] = append(byPath[r.name], r)
+	}
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		path := string(ctx.Path())
+		rs, ok := byPath[path]
+		if !ok && len(path) > len("/docs/") && path[:6] == "/docs/" {
+			rs, ok = byPath["/docs"]
+		}
+		label := path
+		if !ok {
+			label = "unmatched"
+			a.writeError(ctx, errNotFound)
+			a.d.Metrics.observe(label, ctx.Response.StatusCode(), start)
+			return
+		}
+		var r *route
+		for i := range rs {
+			if string(ctx.Method()) == rs[i].method || (rs[i].method == http.MethodGet && ctx.IsHead()) {
+				r = &rs[i]
+				break
+			}
+		}
+		if r == nil {
+			allow := ""
+			for i, x := range rs {
+				if i > 0 {
+					allow += ", "
+				}
+				allow += x.method
+			}
+			ctx.Response.Header.Set("Allow", allow)
+			a.writeError(ctx, errorf(http.StatusMethodNotAllowed, "Method Not Allowed"))
+			a.d.Metrics.observe(rs[0].name, ctx.Response.StatusCode(), start)
+			return
+		}
+		ctx.Response.Header.Set("X-Request-Id", a.requestID(ctx))
+		if r.admin && !a.authorized(ctx) {
+			a.writeError(ctx, errUnauthorized)
+		} else if err := r.handler(ctx); err != nil {
+			a.writeError(ctx, err)
+		}
+		a.d.Metrics.observe(r.name, ctx.Response.StatusCode(), start)
+	}
+}
+
+func (a *API) routes() []route {
+	return []route{
+		{"/health", http.MethodGet, false, a.health},
+		{"/ready", http.MethodGet, false, a.ready},
+		{"/metrics", http.MethodGet, false, a.metrics},
+		{"/docs", http.MethodGet, false, a.docs},
+		{"/openapi.json", http.MethodGet, false, a.openapi},
+		{"/token", http.MethodPost, true, a.issue},
+		{"/token/validate", http.MethodPost, false, a.validate},
+		{"/token/validate/batch", http.MethodPost, false, a.validateBatch},
+		{"/token/inspect", http.MethodGet, false, a.inspect},
+		{"/revoke", http.MethodPost, true, a.revoke},
+		{"/token/refresh/create", http.MethodPost, true, a.refreshCreate},
+		{"/token/refresh", http.MethodPost, false, a.refresh},
+		{"/token/refresh/revoke", http.MethodPost, false, a.refreshRevoke},
+		{"/oauth2/revoke", http.MethodPost, true, a.oauthRevoke},
+		{"/oauth2/introspect", http.MethodPost, true, a.oauthIntrospect},
+		{"/revocations", http.MethodGet, true, a.feed},
+		{"/events/keys", http.MethodGet, false, a.eventKeys},
+		{"/.well-known/jwks.json", http.MethodGet, false, a.jwks},
+		{"/admin/keys/rotate", http.MethodPost, true, a.rotateKey},
+	}
+}
+
+// authorized checks the admin bearer key in constant time against every
+// configured key (dev mode: always authorized).
+func (a *API) authorized(ctx *fasthttp.RequestCtx) bool {
+	if a.cfg.Dev {
+		return true
+	}
+	h := ctx.Request.Header.Peek("Authorization")
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !equalFoldASCII(h[:len(prefix)], prefix) {
+		return false
+	}
+	sum := sha256.Sum256(h[len(prefix):])
+	ok := 0
+	for i := range a.admin {
+		ok |= subtle.ConstantTimeCompare(sum[:], a.admin[i][:])
+	}
+	return ok == 1
+}
+
+func equalFoldASCII(b []byte, s string) bool {
+	for i := range b {
+		c, d := b[i]|0x20, s[i]|0x20
+		if c != d {
+			return false
+		}
+	}
+	return true
+}
+
+// requestID returns the client's X-Request-Id (bounded, printable) or a new
+// process-unique one.
+func (a *API) requestID(ctx *fasthttp.RequestCtx) string {
+	if id := ctx.Request.Header.Peek("X-Request-Id"); len(id) > 0 && len(id) <= 64 && printable(id) {
+		ctx.SetUserValue("request_id", string(id))
+		return string(id)
+	}
+	id := strconv.FormatUint(a.nextID.Add(1), 36) + "-" + strconv.FormatInt(a.started.UnixNano()%1e9, 36)
+	ctx.SetUserValue("request_id", id)
+	return id
+}
+
+func requestID(ctx *fasthttp.RequestCtx) string {
+	s, _ := ctx.UserValue("request_id").(string)
+	return s
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// ask sends msg to pid and waits for the reply within the request timeout.
+func (a *API) ask(pid *actor.PID, msg any) (any, error) {
+	res, err := a.d.Engine.Request(pid, msg, a.cfg.RequestTimeout).Result()
+	if err != nil {
+		return nil, errorf(http.StatusServiceUnavailable, "Timed out waiting for the service; retry (requests are idempotent)")
+	}
+	return res, nil
+}

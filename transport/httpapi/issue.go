@@ -1,0 +1,104 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/revocd/revocd/actors/issuer"
+)
+
+// maxSubjectLen bounds "subject" (bytes).
+const maxSubjectLen = 256
+
+// reservedClaims may not appear in additional_claims.
+var reservedClaims = []string{"sub", "iat", "exp", "nbf", "jti", "iss", "aud", "typ"}
+
+type issueRequest struct {
+	Subject          optString      `json:"subject"`
+	ExpiresMinutes   optInt         `json:"expires_minutes"`
+	AdditionalClaims map[string]any `json:"additional_claims"`
+}
+
+type issueResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	JTI         string `json:"jti"`
+	Subject     string `json:"subject"`
+}
+
+func checkSubject(s optString) error {
+	switch {
+	case !s.Set:
+		return errorf(http.StatusUnprocessableEntity, "subject: field required")
+	case s.Value == "":
+		return errorf(http.StatusUnprocessableEntity, "subject: must not be empty")
+	case len(s.Value) > maxSubjectLen:
+		return errorf(http.StatusUnprocessableEntity, "subject: at most %d bytes", maxSubjectLen)
+	case !utf8.ValidString(s.Value):
+		return errorf(http.StatusUnprocessableEntity, "subject: must be valid UTF-8")
+	}
+	return nil
+}
+
+func checkClaims(m map[string]any) error {
+	for _, r := range reservedClaims {
+		if _, ok := m[r]; ok {
+			return errorf(http.StatusUnprocessableEntity, "additional_claims: %q is a registered claim and cannot be overridden", r)
+		}
+	}
+	return nil
+}
+
+// issue serves POST /token.
+func (a *API) issue(ctx *fasthttp.RequestCtx) error {
+	var req issueRequest
+	if err := decodeBody(ctx.PostBody(), &req); err != nil {
+		return err
+	}
+	if err := checkSubject(req.Subject); err != nil {
+		return err
+	}
+	ttl := a.cfg.AccessTTL
+	if req.ExpiresMinutes.Set {
+		max := int64(a.cfg.MaxAccessTTL / time.Minute)
+		if req.ExpiresMinutes.Value < 1 || req.ExpiresMinutes.Value > max {
+			return errorf(http.StatusUnprocessableEntity, "expires_minutes: must be between 1 and %d", max)
+		}
+		ttl = time.Duration(req.ExpiresMinutes.Value) * time.Minute
+	}
+	if err := checkClaims(req.AdditionalClaims); err != nil {
+		return err
+	}
+	res, err := a.ask(a.d.Issuer, &issuer.IssueAccess{Subject: req.Subject.Value, TTL: ttl, Extra: req.AdditionalClaims})
+	if err != nil {
+		return err
+	}
+	r, _ := res.(*issuer.Reply)
+	if r == nil || r.Err != nil {
+		return replyError(r)
+	}
+	iss := r.Value.(issuer.Issued)
+	writeJSON(ctx, http.StatusOK, issueResponse{AccessToken: iss.Token, TokenType: "bearer", ExpiresIn: iss.ExpiresIn, JTI: iss.JTI, Subject: req.Subject.Value})
+	return nil
+}
+
+func replyError(r *issuer.Reply) error {
+	if r == nil {
+		return errors.New("httpapi: unexpected reply from issuer")
+	}
+	return r.Err
+}
+
+func b64(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	s := base64.StdEncoding.EncodeToString(b)
+	return &s
+}

@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// Metrics are the HTTP layer's Prometheus collectors. Safe for concurrent use.
+type Metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	validations *prometheus.CounterVec
+	handler     fasthttp.RequestHandler
+
+	mu        sync.RWMutex
+	observers map[string]prometheus.Observer
+}
+
+// NewMetrics registers the HTTP collectors on reg (a new registry when nil)
+// and serves reg on /metrics.
+func NewMetrics(reg *prometheus.Registry) *Metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := &Metrics{
+		registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revocd_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "revocd_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"route"}),
+		validations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revocd_validations_total", Help: "Token validations by outcome.",
+		}, []string{"outcome"}),
+		observers: map[string]prometheus.Observer{},
+	}
+	reg.MustRegister(m.requests, m.latency, m.validations)
+	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return m
+}
+
+// Registry returns the registry other packages register their collectors on.
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+func (m *Metrics) observe(route string, code int, start time.Time) {
+	m.mu.RLock()
+	o := m.observers[route]
+	m.mu.RUnlock()
+	if o == nil {
+		m.mu.Lock()
+		if o = m.observers[route]; o == nil {
+			o = m.latency.WithLabelValues(route)
+			m.observers[route] = o
+		}
+		m.mu.Unlock()
+	}
+	o.Observe(time.Since(start).Seconds())
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+}
+
+// validation outcomes
+const (
+	outcomeValid   = "valid"
+	outcomeRevoked = "revoked"
+	outcomeExpired = "expired"
+	outcomeInvalid = "invalid"
+)
+
+func (m *Metrics) validation(outcome string) { m.validations.WithLabelValues(outcome).Inc() }

@@ -1,0 +1,242 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
+
+	"github.com/revocd/revocd/actors/audit"
+	"github.com/revocd/revocd/actors/issuer"
+	"github.com/revocd/revocd/actors/revoker"
+	"github.com/revocd/revocd/crypto/kex"
+	"github.com/revocd/revocd/crypto/token"
+	"github.com/revocd/revocd/index"
+)
+
+// maxBindingLen bounds client_binding (bytes).
+const maxBindingLen = 1024
+
+type refreshCreateRequest struct {
+	Subject          optString      `json:"subject"`
+	ClientBinding    optString      `json:"client_binding"`
+	AdditionalClaims map[string]any `json:"additional_claims"`
+}
+
+type refreshCreateResponse struct {
+	RefreshToken     string `json:"refresh_token"`
+	AccessToken      string `json:"access_token"`
+	TokenType        string `json:"token_type"`
+	ExpiresIn        int64  `json:"expires_in"`
+	RefreshExpiresIn int64  `json:"refresh_expires_in"`
+	RefreshJTI       string `json:"refresh_jti"`
+	AccessJTI        string `json:"access_jti"`
+	Subject          string `json:"subject"`
+	KyberPublicKey   string `json:"kyber_public_key"`
+}
+
+type refreshRequest struct {
+	RefreshToken    optString `json:"refresh_token"`
+	ClientBinding   optString `json:"client_binding"`
+	ClientPublicKey optString `json:"client_public_key"`
+}
+
+type refreshResponse struct {
+	AccessToken         string  `json:"access_token"`
+	RefreshToken        *string `json:"refresh_token"`
+	TokenType           string  `json:"token_type"`
+	ExpiresIn           int64   `json:"expires_in"`
+	ServerPublicKey     *string `json:"server_public_key"`
+	EncryptedSessionKey *string `json:"encrypted_session_key"`
+	AccessJTI           string  `json:"access_jti"`
+}
+
+func (a *API) bindingHash(binding string) []byte {
+	m := hmac.New(sha256.New, a.d.BindingKey)
+	m.Write([]byte(binding))
+	return m.Sum(nil)
+}
+
+func checkBinding(b optString) error {
+	switch {
+	case !b.Set:
+		return errorf(http.StatusUnprocessableEntity, "client_binding: field required")
+	case b.Value == "":
+		return errorf(http.StatusUnprocessableEntity, "client_binding: must not be empty")
+	case len(b.Value) > maxBindingLen:
+		return errorf(http.StatusUnprocessableEntity, "client_binding: at most %d bytes", maxBindingLen)
+	}
+	return nil
+}
+
+// refreshCreate serves POST /token/refresh/create.
+func (a *API) refreshCreate(ctx *fasthttp.RequestCtx) error {
+	var req refreshCreateRequest
+	if err := decodeBody(ctx.PostBody(), &req); err != nil {
+		return err
+	}
+	if err := checkSubject(req.Subject); err != nil {
+		return err
+	}
+	if err := checkBinding(req.ClientBinding); err != nil {
+		return err
+	}
+	if err := checkClaims(req.AdditionalClaims); err != nil {
+		return err
+	}
+	pair, err := a.askPair(&issuer.CreateRefresh{Subject: req.Subject.Value, BindingHash: a.bindingHash(req.ClientBinding.Value), Extra: req.AdditionalClaims})
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, http.StatusOK, refreshCreateResponse{
+		RefreshToken: pair.Refresh.Token, AccessToken: pair.Access.Token, TokenType: "bearer",
+		ExpiresIn: pair.Access.ExpiresIn, RefreshExpiresIn: pair.Refresh.ExpiresIn,
+		RefreshJTI: pair.Refresh.JTI, AccessJTI: pair.Access.JTI, Subject: pair.Subject,
+		KyberPublicKey: *b64(a.d.ServerKEM.PublicKey()),
+	})
+	return nil
+}
+
+// askPair sends msg to the issuer and maps the audit writer's reply.
+func (a *API) askPair(msg any) (*issuer.Pair, error) {
+	res, err := a.ask(a.d.Issuer, msg)
+	if err != nil {
+		return nil, err
+	}
+	r, _ := res.(*audit.Result)
+	if r == nil {
+		return nil, errors.New("httpapi: unexpected reply from issuer")
+	}
+	switch {
+	case r.Err == nil:
+		return r.Value.(*issuer.Pair), nil
+	case errors.Is(r.Err, issuer.ErrRefreshUnknown), errors.Is(r.Err, issuer.ErrRefreshRevoked),
+		errors.Is(r.Err, issuer.ErrBindingMismatch), errors.Is(r.Err, issuer.ErrRefreshReused):
+		return nil, errorf(http.StatusUnauthorized, "%s", r.Err.Error())
+	case errors.Is(r.Err, audit.ErrUnavailable):
+		return nil, errorf(http.StatusServiceUnavailable, "Audit log unavailable; try again")
+	}
+	return nil, r.Err
+}
+
+// verifyRefresh verifies a refresh token: signature, algorithm, issuer,
+// expiry, type and revocation.
+func (a *API) verifyRefresh(raw string, t *token.Token) error {
+	if err := a.d.Verifier.Verify([]byte(raw), t); err != nil {
+		return errorf(http.StatusUnauthorized, "Invalid refresh token: %s", token.Message(err))
+	}
+	if !t.IsRefresh() {
+		return errorf(http.StatusUnauthorized, "Invalid refresh token: not a refresh token")
+	}
+	if a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat) != index.None {
+		return errorf(http.StatusUnauthorized, "Refresh token has been revoked")
+	}
+	return nil
+}
+
+// refresh serves POST /token/refresh: rotation, reuse detection, binding,
+// and forward secrecy when client_public_key is given.
+func (a *API) refresh(ctx *fasthttp.RequestCtx) error {
+	var req refreshRequest
+	if err := decodeBody(ctx.PostBody(), &req); err != nil {
+		return err
+	}
+	if !req.RefreshToken.Set {
+		return errorf(http.StatusUnprocessableEntity, "refresh_token: field required")
+	}
+	if err := checkBinding(req.ClientBinding); err != nil {
+		return err
+	}
+	if !a.d.Index.Ready() {
+		return errNotReady
+	}
+	var t token.Token
+	if err := a.verifyRefresh(req.RefreshToken.Value, &t); err != nil {
+		return err
+	}
+	accessJTI := uuid.NewString()
+	var kx *kex.ServerResult
+	if req.ClientPublicKey.Set {
+		res, err := kex.ServerExchange(req.ClientPublicKey.Value, accessJTI, rand.Reader)
+		if err != nil {
+			return errorf(http.StatusUnprocessableEntity, "client_public_key: %s", err.Error())
+		}
+		kx = &res
+	}
+	extra, err := extraClaims(t.Payload)
+	if err != nil {
+		return err
+	}
+	pair, err := a.askPair(&issuer.Refresh{OldJTI: t.ID(), Subject: t.Subject(), BindingHash: a.bindingHash(req.ClientBinding.Value), AccessJTI: accessJTI, Extra: extra})
+	if err != nil {
+		return err
+	}
+	resp := refreshResponse{AccessToken: pair.Access.Token, TokenType: "bearer", ExpiresIn: pair.Access.ExpiresIn, AccessJTI: pair.Access.JTI}
+	if pair.Refresh != nil {
+		resp.RefreshToken = &pair.Refresh.Token
+	}
+	if kx != nil {
+		resp.ServerPublicKey, resp.EncryptedSessionKey = b64(kx.ServerPublicKey), b64(kx.EncryptedSessionKey)
+	}
+	writeJSON(ctx, http.StatusOK, resp)
+	return nil
+}
+
+// extraClaims returns the non-registered claims of a verified payload, to be
+// carried into tokens issued from it.
+func extraClaims(payload []byte) (map[string]any, error) {
+	var m map[string]any
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return nil, errorf(http.StatusUnauthorized, "Invalid refresh token")
+	}
+	for _, r := range reservedClaims {
+		delete(m, r)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// refreshRevoke serves POST /token/refresh/revoke. The body is a bare JSON
+// string holding the refresh token (the seed's form) or {"refresh_token": ...}.
+func (a *API) refreshRevoke(ctx *fasthttp.RequestCtx) error {
+	body := bytes.TrimSpace(ctx.PostBody())
+	var raw string
+	if len(body) > 0 && body[0] == '"' {
+		if err := json.Unmarshal(body, &raw); err != nil {
+			return errorf(http.StatusBadRequest, "Malformed JSON body")
+		}
+	} else {
+		var req struct {
+			RefreshToken optString `json:"refresh_token"`
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return err
+		}
+		if !req.RefreshToken.Set {
+			return errorf(http.StatusUnprocessableEntity, "refresh_token: field required")
+		}
+		raw = req.RefreshToken.Value
+	}
+	var t token.Token
+	err := a.d.Verifier.Verify([]byte(raw), &t)
+	if err != nil && !(errors.Is(err, token.ErrExpired) && t.Key != nil) {
+		return errorf(http.StatusUnauthorized, "Invalid refresh token: %s", token.Message(err))
+	}
+	if !t.IsRefresh() {
+		return errorf(http.StatusUnprocessableEntity, "body: not a refresh token")
+	}
+	ev, lastID, err := a.commitRevocation(&revoker.RevokeRefresh{JTI: t.ID(), ExpiresAt: t.ExpiresAt()})
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, http.StatusOK, revokeResponse{EventID: ev.EventID, Published: a.published(ctx, lastID)})
+	return nil
+}

@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/revocd/revocd/actors/audit"
+	"github.com/revocd/revocd/actors/revoker"
+	"github.com/revocd/revocd/revocation"
+)
+
+// maxRevocationTTL bounds ttl_seconds (ten years).
+const maxRevocationTTL = 10 * 365 * 24 * 3600
+
+type revokeRequest struct {
+	Type       optString `json:"type"`
+	Value      optString `json:"value"`
+	TTLSeconds optInt    `json:"ttl_seconds"`
+	Reason     optString `json:"reason"`
+}
+
+type revokeResponse struct {
+	EventID   string `json:"event_id"`
+	Published bool   `json:"published"`
+}
+
+// revoke serves POST /revoke. It answers after the revocation event is
+// committed to the audit log: a 200 means durable.
+func (a *API) revoke(ctx *fasthttp.RequestCtx) error {
+	var req revokeRequest
+	if err := decodeBody(ctx.PostBody(), &req); err != nil {
+		return err
+	}
+	typ := revocation.Type(req.Type.Value)
+	switch {
+	case !req.Type.Set:
+		return errorf(http.StatusUnprocessableEntity, "type: field required")
+	case !typ.Valid():
+		return errorf(http.StatusUnprocessableEntity, "type: must be one of revoke_jti, revoke_sub, revoke_kid")
+	case !req.Value.Set:
+		return errorf(http.StatusUnprocessableEntity, "value: field required")
+	case req.Value.Value == "":
+		return errorf(http.StatusUnprocessableEntity, "value: must not be empty")
+	case len(req.Value.Value) > revocation.MaxValueLen || !utf8.ValidString(req.Value.Value):
+		return errorf(http.StatusUnprocessableEntity, "value: at most %d bytes of UTF-8", revocation.MaxValueLen)
+	case req.TTLSeconds.Set && (req.TTLSeconds.Value < 1 || req.TTLSeconds.Value > maxRevocationTTL):
+		return errorf(http.StatusUnprocessableEntity, "ttl_seconds: must be between 1 and %d", maxRevocationTTL)
+	case len(req.Reason.Value) > revocation.MaxReasonLen || !utf8.ValidString(req.Reason.Value):
+		return errorf(http.StatusUnprocessableEntity, "reason: at most %d bytes of UTF-8", revocation.MaxReasonLen)
+	}
+	msg := &revoker.Revoke{Type: typ, Value: req.Value.Value, TTL: time.Duration(req.TTLSeconds.Value) * time.Second, Reason: req.Reason.Value}
+	ev, lastID, err := a.commitRevocation(msg)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, http.StatusOK, revokeResponse{EventID: ev.EventID, Published: a.published(ctx, lastID)})
+	return nil
+}
+
+// commitRevocation sends msg to the revocation actor and waits for the
+// durable commit.
+func (a *API) commitRevocation(msg any) (*revocation.Event, int64, error) {
+	res, err := a.ask(a.d.Revoker, msg)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, _ := res.(*audit.Result)
+	if r == nil {
+		return nil, 0, errors.New("httpapi: unexpected reply from revocation actor")
+	}
+	if r.Err != nil {
+		if errors.Is(r.Err, audit.ErrUnavailable) {
+			return nil, 0, errorf(http.StatusServiceUnavailable, "Audit log unavailable; the revocation was not recorded")
+		}
+		return nil, 0, r.Err
+	}
+	ev, ok := r.Value.(*revocation.Event)
+	if !ok {
+		return nil, 0, errors.New("httpapi: unexpected revocation result")
+	}
+	return ev, r.LastID, nil
+}
+
+// published waits (bounded by PUBLISH_WAIT_MS) for Kafka's acknowledgement.
+func (a *API) published(ctx *fasthttp.RequestCtx, lastID int64) bool {
+	if a.d.WaitPublished == nil || lastID == 0 {
+		return false
+	}
+	c, cancel := context.WithTimeout(context.Background(), a.cfg.PublishWait)
+	defer cancel()
+	return a.d.WaitPublished(c, lastID)
+}

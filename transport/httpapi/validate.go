@@ -1,0 +1,203 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/revocd/revocd/crypto/token"
+	"github.com/revocd/revocd/index"
+)
+
+// Validation messages (the seed's wording where it had one).
+const (
+	msgValid        = "Token is valid and not revoked"
+	msgValidNoCheck = "Token is valid (revocation not checked)"
+	msgRevoked      = "Token has been revoked"
+)
+
+// verdict is the outcome of validating one token.
+type verdict struct {
+	valid   bool
+	revoked bool
+	kind    index.Kind
+	message string
+	claims  []byte // JSON object to embed, or nil for null
+}
+
+var (
+	tokenPool = sync.Pool{New: func() any { return new(token.Token) }}
+	bufPool   = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+)
+
+// check validates tok: revocation first (jti → sub → kid; revoked beats
+// expired and badly signed), then signature, algorithm, issuer and times.
+// t must be a reset Token; v.claims aliases t's buffer.
+func (a *API) check(tok []byte, checkRevocation bool, t *token.Token) verdict {
+	err := a.d.Verifier.Verify(tok, t)
+	parsed := err == nil || !(errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrTooLarge))
+	if checkRevocation && parsed {
+		if k := a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat); k != index.None {
+			v := verdict{revoked: true, kind: k, message: msgRevoked}
+			if err == nil || json.Valid(t.Payload) {
+				v.claims = t.Payload
+			}
+			return v
+		}
+	}
+	if err != nil {
+		return verdict{message: token.Message(err)}
+	}
+	if t.IsRefresh() {
+		// Refresh tokens are credentials for /token/refresh only.
+		return verdict{message: "Refresh tokens are not accepted as access tokens"}
+	}
+	msg := msgValid
+	if !checkRevocation {
+		msg = msgValidNoCheck
+	}
+	return verdict{valid: true, message: msg, claims: t.Payload}
+}
+
+// appendVerdict appends the seed's validation response object.
+func appendVerdict(dst []byte, v verdict) []byte {
+	dst = append(dst, `{"valid":`...)
+	dst = strconv.AppendBool(dst, v.valid)
+	dst = append(dst, `,"claims":`...)
+	if v.claims != nil {
+		dst = append(dst, v.claims...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"revoked":`...)
+	dst = strconv.AppendBool(dst, v.revoked)
+	dst = append(dst, `,"message":`...)
+	dst = strconv.AppendQuote(dst, v.message)
+	return append(dst, '}')
+}
+
+func (a *API) outcome(v verdict) string {
+	switch {
+	case v.valid:
+		return outcomeValid
+	case v.revoked:
+		return outcomeRevoked
+	case v.message == token.ErrExpired.Error():
+		return outcomeExpired
+	}
+	return outcomeInvalid
+}
+
+type validateRequest struct {
+	Token           optString `json:"token"`
+	CheckRevocation optBool   `json:"check_revocation"`
+}
+
+// validate serves POST /token/validate.
+func (a *API) validate(ctx *fasthttp.RequestCtx) error {
+	var req validateRequest
+	if err := decodeBody(ctx.PostBody(), &req); err != nil {
+		return err
+	}
+	if !req.Token.Set {
+		return errorf(http.StatusUnprocessableEntity, "token: field required")
+	}
+	if !a.d.Index.Ready() {
+		return errNotReady
+	}
+	check := !req.CheckRevocation.Set || req.CheckRevocation.Value
+	t := tokenPool.Get().(*token.Token)
+	t.Reset()
+	v := a.check([]byte(req.Token.Value), check, t)
+	a.d.Metrics.validation(a.outcome(v))
+	buf := bufPool.Get().(*[]byte)
+	*buf = appendVerdict((*buf)[:0], v)
+	tokenPool.Put(t)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(*buf)
+	bufPool.Put(buf)
+	return nil
+}
+
+type batchRequest struct {
+	Tokens          []optString `json:"tokens"`
+	CheckRevocation optBool     `json:"check_revocation"`
+}
+
+// validateBatch serves POST /token/validate/batch: one result per token, in
+// order.
+func (a *API) validateBatch(ctx *fasthttp.RequestCtx) error {
+	var req batchRequest
+	if err := decodeBody(ctx.PostBody(), &req); err != nil {
+		return err
+	}
+	if req.Tokens == nil {
+		return errorf(http.StatusUnprocessableEntity, "tokens: field required")
+	}
+	if len(req.Tokens) > a.cfg.MaxBatchTokens {
+		return errorf(http.StatusUnprocessableEntity, "tokens: at most %d tokens per request", a.cfg.MaxBatchTokens)
+	}
+	for i, tok := range req.Tokens {
+		if !tok.Set {
+			return errorf(http.StatusUnprocessableEntity, "tokens[%d]: expected a string", i)
+		}
+	}
+	if !a.d.Index.Ready() {
+		return errNotReady
+	}
+	check := !req.CheckRevocation.Set || req.CheckRevocation.Value
+	t := tokenPool.Get().(*token.Token)
+	buf := bufPool.Get().(*[]byte)
+	out := append((*buf)[:0], `{"results":[`...)
+	for i, tok := range req.Tokens {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		t.Reset()
+		v := a.check([]byte(tok.Value), check, t)
+		a.d.Metrics.validation(a.outcome(v))
+		out = appendVerdict(out, v)
+	}
+	tokenPool.Put(t)
+	ctx.SetContentType("application/json")
+	*buf = append(out, "]}"...)
+	ctx.SetBody(*buf)
+	bufPool.Put(buf)
+	return nil
+}
+
+// inspect serves GET /token/inspect: unverified claims plus revocation state.
+func (a *API) inspect(ctx *fasthttp.RequestCtx) error {
+	raw := ctx.QueryArgs().Peek("token")
+	if len(raw) == 0 {
+		return errorf(http.StatusUnprocessableEntity, "token: query parameter required")
+	}
+	if !a.d.Index.Ready() {
+		return errNotReady
+	}
+	t := tokenPool.Get().(*token.Token)
+	defer tokenPool.Put(t)
+	t.Reset()
+	resp := map[string]any{
+		"claims": nil, "revoked": false, "revocation_reason": nil,
+		"note": "This is an unverified inspection. Use /token/validate for full validation.",
+	}
+	if err := a.d.Verifier.ParseUnverified(raw, t); err != nil {
+		resp["error"] = token.Message(err)
+		writeJSON(ctx, http.StatusOK, resp)
+		return nil
+	}
+	if json.Valid(t.Payload) {
+		resp["claims"] = json.RawMessage(append([]byte(nil), t.Payload...))
+	}
+	if k := a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat); k != index.None {
+		resp["revoked"] = true
+		resp["revocation_reason"] = "revoked by " + k.String()
+	}
+	writeJSON(ctx, http.StatusOK, resp)
+	return nil
+}

@@ -1,0 +1,153 @@
+// Package kafka is revocd's Kafka glue: it publishes signed revocation events
+// and best-effort token events, consumes revocation events in a consumer
+// group with at-least-once semantics, and creates the topics it needs.
+//
+// Every type is backed by github.com/twmb/franz-go. Revocation records are
+// keyed "type:value" and carry the JSON of a revocation.Event; consumers
+// decode them with DecodeEvent. Events are idempotent by event_id, so the
+// duplicates that at-least-once delivery implies are harmless.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Defaults applied by Config when a field is left empty.
+const (
+	// DefaultRevocationTopic is the topic revocation events are published to.
+	DefaultRevocationTopic = "revocations"
+	// DefaultTokenTopic is the topic token lifecycle events are published to.
+	DefaultTokenTopic = "token-events"
+	// DefaultClientID is the Kafka client id used when Config.ClientID is empty.
+	DefaultClientID = "revocd"
+)
+
+// Config configures a Publisher, a Consumer or EnsureTopics. The zero value
+// of every field but Brokers (and GroupID for a Consumer) selects a default.
+// A Config is a plain value: copy it freely; the constructors never retain the
+// caller's Brokers slice.
+type Config struct {
+	// Brokers are the bootstrap brokers, host:port (see ParseBrokers).
+	Brokers []string
+	// RevocationTopic defaults to DefaultRevocationTopic.
+	RevocationTopic string
+	// TokenTopic defaults to DefaultTokenTopic.
+	TokenTopic string
+	// GroupID is the consumer group of a Consumer, e.g. "revocd-<node>".
+	// Required by NewConsumer, ignored elsewhere.
+	GroupID string
+	// ClientID defaults to DefaultClientID.
+	ClientID string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults validates c and fills in its defaults.
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Brokers) == 0 {
+		return c, errors.New("kafka: config: no brokers (set KAFKA_BOOTSTRAP)")
+	}
+	brokers := make([]string, len(c.Brokers))
+	for i, b := range c.Brokers {
+		b = strings.TrimSpace(b)
+		if err := checkBroker(b); err != nil {
+			return c, fmt.Errorf("kafka: config: broker %q: %w", b, err)
+		}
+		brokers[i] = b
+	}
+	c.Brokers = brokers
+	if c.RevocationTopic == "" {
+		c.RevocationTopic = DefaultRevocationTopic
+	}
+	if c.TokenTopic == "" {
+		c.TokenTopic = DefaultTokenTopic
+	}
+	if c.RevocationTopic == c.TokenTopic {
+		return c, fmt.Errorf("kafka: config: revocation and token topics are both %q", c.TokenTopic)
+	}
+	if c.ClientID == "" {
+		c.ClientID = DefaultClientID
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// clientOpts returns the options every client of this package shares.
+func (c Config) clientOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ClientID(c.ClientID),
+		kgo.WithLogger(kgoLogger{c.Logger}),
+	}
+}
+
+// ParseBrokers parses KAFKA_BOOTSTRAP: a comma-separated list of host:port
+// (IPv6 hosts in brackets). Spaces around entries are ignored; an empty list,
+// an empty entry, a missing host or a port outside 1..65535 is an error that
+// names KAFKA_BOOTSTRAP. It is a pure function, safe for concurrent use.
+func ParseBrokers(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New("kafka: KAFKA_BOOTSTRAP is empty: want a comma-separated list of host:port")
+	}
+	parts := strings.Split(s, ",")
+	out := make([]string, 0, len(parts))
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if err := checkBroker(p); err != nil {
+			return nil, fmt.Errorf("kafka: KAFKA_BOOTSTRAP entry %d %q: %w (want host:port[,host:port...])", i+1, p, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// checkBroker validates one host:port.
+func checkBroker(hp string) error {
+	if hp == "" {
+		return errors.New("empty entry")
+	}
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return err
+	}
+	if host == "" {
+		return errors.New("missing host")
+	}
+	if strings.ContainsAny(host, " \t/@?#") || (strings.Contains(host, ":") && net.ParseIP(host) == nil) {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return fmt.Errorf("invalid port %q", port)
+	}
+	return nil
+}
+
+// kgoLogger adapts a *slog.Logger to kgo.Logger. Only warnings and errors of
+// the client are forwarded: kgo's info level logs every connection.
+type kgoLogger struct{ l *slog.Logger }
+
+func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lv := slog.LevelWarn
+	switch level {
+	case kgo.LogLevelError:
+		lv = slog.LevelError
+	case kgo.LogLevelInfo:
+		lv = slog.LevelInfo
+	case kgo.LogLevelDebug:
+		lv = slog.LevelDebug
+	}
+	k.l.Log(context.Background(), lv, "kafka client: "+msg, keyvals...)
+}
