@@ -39,6 +39,8 @@ const (
 	DefaultFalsePositiveRate = 0.01
 	// maxShards bounds Options.Shards.
 	maxShards = 1 << 12
+	// minShardCapacity is the smallest per-shard Bloom filter capacity.
+	minShardCapacity = 16
 )
 
 // Options configures New. The zero Options selects every default.
@@ -46,9 +48,9 @@ type Options struct {
 	// Shards is the number of lock shards, rounded up to a power of two
 	// (at most 4096); 0 means DefaultShards.
 	Shards int
-	// ExpectedEntries sizes the Bloom filters (all kinds together); 0 means
-	// DefaultExpectedEntries. Filters grow automatically past it, so this is
-	// a sizing hint, not a limit.
+	// ExpectedEntries sizes the jti Bloom filters; the sub and kid filters
+	// start at 1/64 of it. 0 means DefaultExpectedEntries. Filters grow
+	// automatically past their size, so this is a hint, not a limit.
 	ExpectedEntries int
 	// FalsePositiveRate is the Bloom filter target false-positive rate,
 	// clamped to [1e-6, 0.5]; 0 means DefaultFalsePositiveRate.
@@ -65,8 +67,8 @@ type Index struct {
 	shardMask  uint64 // len(shards)-1 (keeps shardShift=64 correct for 1 shard)
 	seeds      [numKinds]maphash.Seed
 	now        func() time.Time
-	baseCap    int     // Bloom capacity per shard from ExpectedEntries
-	bitsPerKey float64 // Bloom bits per key for the target rate
+	baseCap    [numKinds - 1]int // Bloom capacity per shard, by Kind-1
+	bitsPerKey float64           // Bloom bits per key for the target rate
 
 	_        [cacheLine]byte
 	counts   [numKinds]atomic.Int64 // entries per kind, incl. expired not yet swept
@@ -97,9 +99,10 @@ func New(opts Options) *Index {
 		shardShift: uint(64 - logN),
 		shardMask:  uint64(n - 1),
 		now:        opts.Now,
-		baseCap:    max((expected+n-1)/n, 16),
 		bitsPerKey: bitsPerKeyFor(fpr),
 	}
+	jtiCap := max((expected+n-1)/n, minShardCapacity)
+	ix.baseCap = [numKinds - 1]int{jtiCap, max(jtiCap/64, minShardCapacity), max(jtiCap/64, minShardCapacity)}
 	if ix.now == nil {
 		ix.now = time.Now
 	}
@@ -107,7 +110,7 @@ func New(opts Options) *Index {
 		ix.seeds[k] = maphash.MakeSeed()
 	}
 	for i := range ix.shards {
-		ix.shards[i].init(ix.baseCap, ix.bitsPerKey)
+		ix.shards[i].init(&ix.baseCap, ix.bitsPerKey)
 	}
 	return ix
 }
@@ -284,7 +287,7 @@ func (ix *Index) checkJTI(jti string, now *lazyNow) bool {
 	if u, isUUID := parseUUID(jti); isUUID {
 		h := ix.hashUUID(&u)
 		s := ix.shardOf(h)
-		if !s.bloom.Load().mayContain(h) {
+		if !s.filter(JTI).mayContain(h) {
 			return false
 		}
 		s.mu.RLock()
@@ -308,7 +311,7 @@ func (ix *Index) checkKid(kid string, now *lazyNow) bool {
 func (ix *Index) checkString(k Kind, key string, now *lazyNow) bool {
 	h := ix.hashString(k, key)
 	s := ix.shardOf(h)
-	if !s.bloom.Load().mayContain(h) {
+	if !s.filter(k).mayContain(h) {
 		return false
 	}
 	m := s.str
@@ -329,7 +332,7 @@ func (ix *Index) checkString(k Kind, key string, now *lazyNow) bool {
 func (ix *Index) checkSub(sub string, iat int64, now *lazyNow) bool {
 	h := ix.hashString(Sub, sub)
 	s := ix.shardOf(h)
-	if !s.bloom.Load().mayContain(h) {
+	if !s.filter(Sub).mayContain(h) {
 		return false
 	}
 	s.mu.RLock()

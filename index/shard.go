@@ -18,14 +18,16 @@ type subEntry struct {
 }
 
 // shardRead is the part of a shard read by every Check, including the
-// lock-free miss path: the Bloom filter pointer and the map headers (the map
-// variables never change after New; their contents are guarded by mu).
+// lock-free miss path: the Bloom filter pointers and the map headers (the
+// map variables never change after New; their contents are guarded by mu).
+// Each kind has its own filter, so the small sub and kid filters stay in
+// cache instead of sharing (and missing in) the large jti filter.
 type shardRead struct {
-	bloom atomic.Pointer[bloomFilter]
-	uuid  map[[16]byte]uint32 // jti entries whose jti is a canonical UUID
-	str   map[string]uint32   // all other jti entries
-	sub   map[string]subEntry // subject entries
-	kid   map[string]uint32   // key id entries
+	bloom [numKinds - 1]atomic.Pointer[bloomFilter] // by Kind-1: JTI, Sub, Kid
+	uuid  map[[16]byte]uint32                       // jti entries whose jti is a canonical UUID
+	str   map[string]uint32                         // all other jti entries
+	sub   map[string]subEntry                       // subject entries
+	kid   map[string]uint32                         // key id entries
 }
 
 // shardWrite is the part of a shard written by writers and by lookups that
@@ -33,8 +35,8 @@ type shardRead struct {
 // shard does not evict the read-mostly section from other cores' caches.
 type shardWrite struct {
 	mu        sync.RWMutex
-	bloomKeys int           // keys added to the current filter (live + stale); guarded by mu
-	falsePos  atomic.Uint64 // Bloom positives that found no entry
+	bloomKeys [numKinds - 1]int // by Kind-1: keys added to the current filter (live + stale); guarded by mu
+	falsePos  atomic.Uint64     // Bloom positives that found no entry
 }
 
 // shard is one lock domain of the index: a subset of the keys of every kind
@@ -47,17 +49,30 @@ type shard struct {
 	_ [cacheLine - unsafe.Sizeof(shardWrite{})%cacheLine]byte
 }
 
-// init makes the shard's maps and an empty filter of the given capacity.
-func (s *shard) init(capacity int, bitsPerKey float64) {
+// init makes the shard's maps and empty filters of the given capacities
+// (by Kind-1).
+func (s *shard) init(capacity *[numKinds - 1]int, bitsPerKey float64) {
 	s.uuid = make(map[[16]byte]uint32)
 	s.str = make(map[string]uint32)
 	s.sub = make(map[string]subEntry)
 	s.kid = make(map[string]uint32)
-	s.bloom.Store(newBloomFilter(capacity, bitsPerKey))
+	for i := range s.bloom {
+		s.bloom[i].Store(newBloomFilter(capacity[i], bitsPerKey))
+	}
 }
 
-// lenLocked returns the number of entries in the shard (expired ones not yet
-// swept included). The caller holds mu (read or write).
-func (s *shard) lenLocked() int {
-	return len(s.uuid) + len(s.str) + len(s.sub) + len(s.kid)
+// filter returns the current Bloom filter of kind k (JTI, Sub or Kid).
+func (s *shard) filter(k Kind) *bloomFilter { return s.bloom[k-1].Load() }
+
+// lenLocked returns the number of entries of kind k in the shard (expired
+// ones not yet swept included). The caller holds mu (read or write).
+func (s *shard) lenLocked(k Kind) int {
+	switch k {
+	case JTI:
+		return len(s.uuid) + len(s.str)
+	case Sub:
+		return len(s.sub)
+	default:
+		return len(s.kid)
+	}
 }

@@ -9,7 +9,7 @@ type Stats struct {
 	Entries int
 	// Shards is the number of shards.
 	Shards int
-	// BloomBits is the total size of the Bloom filters in bits.
+	// BloomBits is the total size of the Bloom filters (all kinds) in bits.
 	BloomBits uint64
 	// BloomKeys counts keys set in the current filters: live entries plus
 	// stale ones (swept or removed since the filter was built).
@@ -34,10 +34,12 @@ func (ix *Index) Stats() Stats {
 		st.JTIString += len(s.str)
 		st.Sub += len(s.sub)
 		st.Kid += len(s.kid)
-		st.BloomKeys += uint64(s.bloomKeys)
-		f := s.bloom.Load()
-		st.BloomBits += f.bits()
-		st.BloomCapacity += uint64(f.capacity)
+		for k := JTI; k <= Kid; k++ {
+			f := s.filter(k)
+			st.BloomKeys += uint64(s.bloomKeys[k-1])
+			st.BloomBits += f.bits()
+			st.BloomCapacity += uint64(f.capacity)
+		}
 		s.mu.RUnlock()
 		st.BloomFalsePositives += s.falsePos.Load()
 	}

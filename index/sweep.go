@@ -1,9 +1,10 @@
 package index
 
 // Bloom filter maintenance. Bits cannot be cleared from a Bloom filter, so
-// each shard counts the keys added to its current filter (bloomKeys: live
-// entries plus stale ones that were swept or removed since) and replaces the
-// filter with a fresh one built from its live entries when
+// each shard counts the keys added to each of its per-kind filters
+// (bloomKeys: live entries plus stale ones that were swept or removed
+// since) and replaces a filter with a fresh one built from the live entries
+// of its kind when
 //   - a writer pushes bloomKeys past the filter's capacity (the filter grows
 //     to at least twice the live entries, so growth costs amortised O(1) per
 //     insert); this keeps bloomKeys <= capacity at all times, and with it the
@@ -19,39 +20,44 @@ package index
 // the key's Bloom bits and grows the filter when it is full. The caller holds
 // s.mu for writing and has just inserted the key into the shard's map.
 func (ix *Index) addedLocked(s *shard, h uint64, k Kind) {
-	f := s.bloom.Load()
+	f := s.filter(k)
 	f.add(h)
-	s.bloomKeys++
+	s.bloomKeys[k-1]++
 	ix.counts[k].Add(1)
-	if s.bloomKeys > f.capacity {
-		ix.rebuildLocked(s)
+	if s.bloomKeys[k-1] > f.capacity {
+		ix.rebuildLocked(s, k)
 	}
 }
 
-// rebuildLocked replaces the shard's filter by one holding exactly its
-// current entries, sized for at least twice as many (and at least the base
-// capacity). The caller holds s.mu for writing.
-func (ix *Index) rebuildLocked(s *shard) {
-	n := s.lenLocked()
-	capacity := ix.baseCap
+// rebuildLocked replaces the shard's filter of kind k by one holding exactly
+// its current entries of that kind, sized for at least twice as many (and
+// at least the base capacity). The caller holds s.mu for writing.
+func (ix *Index) rebuildLocked(s *shard, k Kind) {
+	n := s.lenLocked(k)
+	capacity := ix.baseCap[k-1]
 	for capacity < 2*n {
 		capacity *= 2
 	}
 	f := newBloomFilter(capacity, ix.bitsPerKey)
-	for u := range s.uuid {
-		f.addUnpublished(ix.hashUUID(&u))
+	switch k {
+	case JTI:
+		for u := range s.uuid {
+			f.addUnpublished(ix.hashUUID(&u))
+		}
+		for key := range s.str {
+			f.addUnpublished(ix.hashString(JTI, key))
+		}
+	case Sub:
+		for key := range s.sub {
+			f.addUnpublished(ix.hashString(Sub, key))
+		}
+	case Kid:
+		for key := range s.kid {
+			f.addUnpublished(ix.hashString(Kid, key))
+		}
 	}
-	for k := range s.str {
-		f.addUnpublished(ix.hashString(JTI, k))
-	}
-	for k := range s.sub {
-		f.addUnpublished(ix.hashString(Sub, k))
-	}
-	for k := range s.kid {
-		f.addUnpublished(ix.hashString(Kid, k))
-	}
-	s.bloom.Store(f)
-	s.bloomKeys = n
+	s.bloom[k-1].Store(f)
+	s.bloomKeys[k-1] = n
 	ix.rebuilds.Add(1)
 }
 
@@ -96,10 +102,12 @@ func (ix *Index) Sweep() int {
 				total += r
 			}
 		}
-		liveN := s.lenLocked()
-		stale := s.bloomKeys - liveN
-		if stale > 0 && stale >= liveN && 4*stale >= s.bloom.Load().capacity {
-			ix.rebuildLocked(s)
+		for k := JTI; k <= Kid; k++ {
+			liveN := s.lenLocked(k)
+			stale := s.bloomKeys[k-1] - liveN
+			if stale > 0 && stale >= liveN && 4*stale >= s.filter(k).capacity {
+				ix.rebuildLocked(s, k)
+			}
 		}
 		s.mu.Unlock()
 	}

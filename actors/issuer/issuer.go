@@ -288,7 +288,7 @@ func (a *issuerActor) rotate(c *actor.Context, ifCurrent string) (*Rotated, erro
 		ring.Remove(ifCurrent)
 		return &Rotated{Rotated: false, Kid: cur.ID}, a.persist(c)
 	}
-	next, err := token.GenerateKey(a.cfg.Algorithm, "", rand.Reader)
+	next, err := token.GenerateKey(a.cfg.Algorithm, NewKeyID(a.cfg.Algorithm), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: generate key: %w", err)
 	}

@@ -56,6 +56,14 @@ func SecretKeyID(secret string) string {
 	return "hs-" + hex.EncodeToString(m.Sum(nil)[:8])
 }
 
+// NewKeyID returns a fresh, unique kid for a generated key of alg.
+func NewKeyID(alg token.Algorithm) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	prefix := map[token.Algorithm]string{token.AlgHS256: "hs", token.AlgEdDSA: "ed", token.AlgES256: "es", token.AlgMLDSA65: "mldsa"}[alg]
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
 // RingOptions configure LoadRing.
 type RingOptions struct {
 	Algorithm token.Algorithm
@@ -122,7 +130,7 @@ func LoadRing(ctx context.Context, store *sqlitestore.Store, o RingOptions) (*to
 			want = nil // keep the persisted state (the secret may have been rotated away or revoked)
 		}
 	} else if cur := ring.Current(); cur == nil || cur.Alg != o.Algorithm {
-		want, err = token.GenerateKey(o.Algorithm, "", rand.Reader)
+		want, err = token.GenerateKey(o.Algorithm, NewKeyID(o.Algorithm), rand.Reader)
 		if err != nil {
 			return nil, fmt.Errorf("issuer: generate %s key: %w", o.Algorithm, err)
 		}
@@ -131,7 +139,7 @@ func LoadRing(ctx context.Context, store *sqlitestore.Store, o RingOptions) (*to
 		ring.Rotate(want, now.Add(o.MaxLifetime))
 	}
 	if ring.Current() == nil {
-		k, err := token.GenerateKey(o.Algorithm, "", rand.Reader)
+		k, err := token.GenerateKey(o.Algorithm, NewKeyID(o.Algorithm), rand.Reader)
 		if err != nil {
 			return nil, fmt.Errorf("issuer: generate %s key: %w", o.Algorithm, err)
 		}

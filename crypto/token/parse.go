@@ -126,6 +126,7 @@ var (
 	errNotObject = fmt.Errorf("token: header and payload must be JSON objects: %w", ErrMalformed)
 	errDuplicate = fmt.Errorf("token: duplicated member name: %w", ErrMalformed)
 	errCrit      = fmt.Errorf("token: unsupported \"crit\" header: %w", ErrMalformed)
+	errAud       = fmt.Errorf("token: claim \"aud\" must be a string or an array of strings: %w", ErrMalformed)
 )
 
 // ParseUnverified decodes tok into t (after t.Reset) and scans the header
@@ -328,6 +329,8 @@ func (s *scanner) claimMember(name []byte) error {
 		num, has = &s.t.Exp, &s.t.HasExp
 	case "nbf":
 		num, has, roundUp = &s.t.Nbf, &s.t.HasNbf, true
+	case "aud":
+		return s.audience()
 	default:
 		return s.skip(0)
 	}
@@ -345,6 +348,38 @@ func (s *scanner) claimMember(name []byte) error {
 	}
 	*num, *has = n, true
 	return nil
+}
+
+// audience validates (without keeping) "aud": a string or an array of
+// strings (RFC 7519 §4.1.3), as golang-jwt requires too.
+func (s *scanner) audience() error {
+	if s.i < len(s.d) && s.d[s.i] == '"' {
+		if _, _, ok := s.str(); !ok {
+			return errAud
+		}
+		return nil
+	}
+	if !s.eat('[') {
+		return errAud
+	}
+	s.ws()
+	if s.eat(']') {
+		return nil
+	}
+	for {
+		s.ws()
+		if _, _, ok := s.str(); !ok {
+			return errAud
+		}
+		s.ws()
+		if s.eat(',') {
+			continue
+		}
+		if s.eat(']') {
+			return nil
+		}
+		return errAud
+	}
 }
 
 // stringValue parses a JSON string and returns its decoded content: a

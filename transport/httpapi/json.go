@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 )
@@ -31,6 +32,9 @@ func decodeBody(body []byte, dst any) error {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return errorf(http.StatusBadRequest, "Request body is empty; expected a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return errorf(http.StatusBadRequest, "Malformed JSON body: invalid UTF-8")
 	}
 	if body[0] != '{' {
 		if json.Valid(body) {
