@@ -67,6 +67,7 @@ type Config struct {
 	ClusterTLSCert     string
 	ClusterTLSKey      string
 	ClusterTLSCA       string
+	EventTrustedKeys   string
 	TLSCert            string
 	TLSKey             string
 	RateLimitPerSecond float64
@@ -262,6 +263,19 @@ var settings = []setting{
 	{"CLUSTER_TLS_CERT", "", "PEM certificate for mutual TLS between nodes", func(c *Config, v string) error { c.ClusterTLSCert = v; return nil }},
 	{"CLUSTER_TLS_KEY", "", "PEM private key for mutual TLS between nodes", func(c *Config, v string) error { c.ClusterTLSKey = v; return nil }},
 	{"CLUSTER_TLS_CA", "", "PEM CA bundle that peer certificates must chain to", func(c *Config, v string) error { c.ClusterTLSCA = v; return nil }},
+	{"EVENT_TRUSTED_KEYS", "", "event-signature public keys of other nodes: comma list of key_id=BASE64 and/or @file.json (the /events/keys format)", func(c *Config, v string) error {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" || strings.HasPrefix(part, "@") {
+				continue
+			}
+			if id, key, ok := strings.Cut(part, "="); !ok || id == "" || key == "" {
+				return fmt.Errorf("entry %q: want key_id=BASE64 or @file.json", part)
+			}
+		}
+		c.EventTrustedKeys = v
+		return nil
+	}},
 	{"TLS_CERT", "", "PEM certificate for HTTPS on the API listener", func(c *Config, v string) error { c.TLSCert = v; return nil }},
 	{"TLS_KEY", "", "PEM private key for HTTPS on the API listener", func(c *Config, v string) error { c.TLSKey = v; return nil }},
 }

@@ -71,15 +71,45 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	if err := eventVerifier.Trust(sec.signer.KeyID(), sec.signer.PublicKey()); err != nil {
 		return fmt.Errorf("server: trust own event key: %w", err)
 	}
+	if err := trustConfigured(eventVerifier, cfg.EventTrustedKeys); err != nil {
+		return err
+	}
 
-	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	engine, err := newEngine(cfg)
 	if err != nil {
-		return fmt.Errorf("server: actor engine: %w", err)
+		return err
 	}
 	metrics := httpapi.NewMetrics(nil)
+	// fanOut receives every committed batch on the audit writer's goroutine
+	// and hands it on without blocking.
+	var fanOut func(audit.Committed)
 	auditPID := engine.Spawn(audit.New(audit.Config{
 		Store: store, Signer: sec.signer, Index: ix, Origin: cfg.NodeID, Logger: log.With("actor", "audit"),
+		OnCommit: func(c audit.Committed) {
+			if fanOut != nil {
+				fanOut(c)
+			}
+		},
 	}), "audit")
+	in := newIntake(cfg.NodeID, eventVerifier, eventsig.NewReplayGuard(cfg.NonceTTL, nil), engine, auditPID, metrics.Registry())
+	cluster, err := startCluster(ctx, clusterDeps{
+		Cfg: cfg, Engine: engine, Store: store, Audit: auditPID, Ingest: in.Ingest, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
+	})
+	if err != nil {
+		return err
+	}
+	defer cluster.Close()
+	fanOut = func(c audit.Committed) {
+		local := make([]revocation.Event, 0, len(c.Events))
+		for _, e := range c.Events {
+			if e.Origin == cfg.NodeID {
+				local = append(local, e)
+			}
+		}
+		if len(local) > 0 {
+			cluster.Broadcast(local)
+		}
+	}
 	issuerPID := engine.Spawn(issuer.New(issuer.Config{
 		Issuer: &token.Issuer{Ring: ring, Issuer: cfg.JWTIssuer}, Ring: ring, Audit: auditPID, Algorithm: alg,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Rotation: cfg.RefreshRotation, ReuseGrace: cfg.RefreshReuseGrace,
@@ -107,6 +137,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 				r.Checks["sqlite"] = httpapi.Check{OK: false, Detail: err.Error()}
 			} else {
 				r.Checks["sqlite"] = httpapi.Check{OK: true}
+			}
+			for name, ch := range cluster.Status() {
+				r.Checks[name] = ch
 			}
 			for _, ch := range r.Checks {
 				r.Ready = r.Ready && ch.OK

@@ -15,6 +15,10 @@
 // computes (ct, shared) = Encapsulate(client_pub) and answers ct (1088 bytes
 // for ML-KEM-768, 1120 for X-Wing) as "server_public_key".
 //
+// X25519 client keys of low order (all-zero shared secret) are rejected.
+// X-Wing's X25519 component is not checked, as the X-Wing draft prescribes:
+// the hybrid stays secure through ML-KEM-768.
+//
 // Both sides then derive
 //
 //	key = HKDF-SHA256(ikm = shared, salt = empty, info = "revocd/refresh/v1" || access_jti, L = 32)

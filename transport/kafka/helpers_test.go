@@ -68,6 +68,7 @@ type runningConsumer struct {
 	events chan *revocation.Event
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
 }
 
 func startConsumer(t *testing.T, cfg Config, reject func(*revocation.Event) error) *runningConsumer {
@@ -87,23 +88,24 @@ func startConsumer(t *testing.T, cfg Config, reject func(*revocation.Event) erro
 	ctx, cancel := context.WithCancel(context.Background())
 	rc.cancel = cancel
 	go func() { rc.done <- c.Run(ctx) }()
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { rc.stop(t) }) })
+	t.Cleanup(func() { rc.stop(t) })
 	return rc
 }
 
-// stop cancels Run and waits for it; Run must return nil.
+// stop cancels Run and waits for it; Run must return nil. Idempotent.
 func (rc *runningConsumer) stop(t *testing.T) {
 	t.Helper()
-	rc.cancel()
-	select {
-	case err := <-rc.done:
-		if err != nil {
-			t.Errorf("Run: %v", err)
+	rc.once.Do(func() {
+		rc.cancel()
+		select {
+		case err := <-rc.done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(guard):
+			t.Fatal("Run did not return after cancel")
 		}
-	case <-time.After(guard):
-		t.Fatal("Run did not return after cancel")
-	}
+	})
 }
 
 // next waits for the next handled event.

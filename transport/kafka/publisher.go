@@ -59,6 +59,7 @@ type Publisher struct {
 	tok    *kgo.Client // token events
 	sent   atomic.Uint64
 	failed atomic.Uint64
+	closed atomic.Bool
 	close  sync.Once
 }
 
@@ -147,6 +148,10 @@ func (p *Publisher) Deliver(ctx context.Context, events []revocation.Event) erro
 // failure). ctx's values are kept but its cancellation is ignored, so a
 // finished request does not drop its event. Safe for concurrent use.
 func (p *Publisher) PublishTokenEvent(ctx context.Context, ev TokenEvent) {
+	if p.closed.Load() {
+		p.tokenResult(nil, kgo.ErrClientClosed)
+		return
+	}
 	if ev.TS == 0 {
 		ev.TS = time.Now().UnixMilli()
 	}
@@ -186,10 +191,12 @@ func (p *Publisher) Ping(ctx context.Context) error {
 }
 
 // Close flushes buffered token events (for at most 5s) and closes both
-// clients. Deliver calls still in flight fail and later calls fail at once.
+// clients. Deliver calls still in flight fail and later calls fail at once;
+// later token events are counted as failed.
 // Close is idempotent and safe for concurrent use.
 func (p *Publisher) Close() {
 	p.close.Do(func() {
+		p.closed.Store(true)
 		ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
 		defer cancel()
 		if err := p.tok.Flush(ctx); err != nil {

@@ -1,0 +1,147 @@
+package token
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// fuzzSeeds returns real tokens of every algorithm plus some edge cases.
+func fuzzSeeds(f *fixture, tb testing.TB) []string {
+	k := f.keys[AlgHS256]
+	seeds := []string{
+		"", ".", "..", "a.b.c", "e30.e30.", "e30.e30.AA", "eyJhbGciOiJub25lIn0.e30.",
+		rawToken(tb, k, hdrFor(k), claimsJSON(`,"aud":["x"],"nbf":1.5,"x":{"y":[1,"\u00e9",null]}`)),
+		rawToken(tb, k, `{"alg":"HS\u0032\u0035\u0036","kid":"kid-HS256"}`, `{"sub":"\ud83d\ude00\n","exp":1772367300}`),
+	}
+	for _, alg := range allAlgs {
+		seeds = append(seeds, f.issue(tb, alg, Spec{Type: TypeRefresh, Extra: map[string]any{"scope": "a"}}))
+	}
+	return seeds
+}
+
+func FuzzParseUnverified(f *testing.F) {
+	fx := newFixture(f, VerifierOptions{})
+	for _, s := range fuzzSeeds(fx, f) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, tok []byte) {
+		var tk Token
+		err := fx.ver.ParseUnverified(tok, &tk)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("unexpected error class: %v", err)
+			}
+			return
+		}
+		// Differential check against encoding/json (accepted => it agrees).
+		if !json.Valid(tk.Header) || !json.Valid(tk.Payload) {
+			t.Fatalf("accepted invalid JSON: %q %q", tk.Header, tk.Payload)
+		}
+		var hdr map[string]any
+		var claims map[string]any
+		d := json.NewDecoder(strings.NewReader(string(tk.Payload)))
+		d.UseNumber()
+		if json.Unmarshal(tk.Header, &hdr) != nil || d.Decode(&claims) != nil {
+			t.Fatalf("encoding/json rejects accepted token: %q %q", tk.Header, tk.Payload)
+		}
+		for name, got := range map[string][]byte{"alg": tk.Alg, "kid": tk.Kid, "typ": tk.HeaderTyp} {
+			checkString(t, "header "+name, hdr[name], got)
+		}
+		for name, got := range map[string][]byte{"sub": tk.Sub, "jti": tk.JTI, "iss": tk.Iss, "typ": tk.Typ} {
+			checkString(t, "claim "+name, claims[name], got)
+		}
+		for name, c := range map[string]struct {
+			v   int64
+			has bool
+			up  bool
+		}{"iat": {tk.Iat, tk.HasIat, false}, "exp": {tk.Exp, tk.HasExp, false}, "nbf": {tk.Nbf, tk.HasNbf, true}} {
+			raw, ok := claims[name]
+			if ok != c.has {
+				t.Fatalf("%s presence: %v vs %v", name, ok, c.has)
+			}
+			if !ok {
+				continue
+			}
+			fv, err := raw.(json.Number).Float64()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			want := math.Floor(fv)
+			if c.up {
+				want = math.Ceil(fv)
+			}
+			if float64(c.v) != want {
+				t.Fatalf("%s = %d, encoding/json says %v", name, c.v, fv)
+			}
+		}
+	})
+}
+
+func checkString(t *testing.T, what string, want any, got []byte) {
+	t.Helper()
+	if want == nil {
+		if got != nil {
+			t.Fatalf("%s: got %q, absent for encoding/json", what, got)
+		}
+		return
+	}
+	if s, ok := want.(string); !ok || s != string(got) {
+		t.Fatalf("%s: got %q, encoding/json says %#v", what, got, want)
+	}
+}
+
+// FuzzVerify feeds arbitrary tokens, and arbitrary header/payload JSON
+// signed with the ring's HS256 key, to Verify. It must never panic, and a
+// token it accepts must also be accepted by golang-jwt's jwt.Parse.
+func FuzzVerify(f *testing.F) {
+	fx := newFixture(f, VerifierOptions{Issuer: "revocd", Leeway: time.Second, CacheSize: 8})
+	k := fx.keys[AlgHS256]
+	for _, s := range fuzzSeeds(fx, f) {
+		f.Add([]byte(s), hdrFor(k), claimsJSON(""))
+	}
+	f.Add([]byte("x"), `{"alg":"HS256"}`, `{"exp":1772367300,"iss":"revocd","aud":"a"}`)
+	f.Add([]byte("x"), `{"alg":"none","kid":"kid-HS256"}`, `{"exp":1772367300.5,"iss":"revocd"}`)
+	keyFunc := func(tk *jwt.Token) (any, error) {
+		var key *Key
+		if kid, ok := tk.Header["kid"].(string); ok {
+			key, _ = fx.ring.Lookup(kid)
+		} else if _, present := tk.Header["kid"]; !present {
+			key = fx.ring.Current()
+		}
+		if key == nil || key.m.alg.method().Alg() != tk.Method.Alg() {
+			return nil, errors.New("no key")
+		}
+		return key.m.verifyKey, nil
+	}
+	parser := jwt.NewParser(jwt.WithIssuer("revocd"), jwt.WithLeeway(time.Second),
+		jwt.WithTimeFunc(fx.clk.Now), jwt.WithExpirationRequired())
+	f.Fuzz(func(t *testing.T, tok []byte, header, payload string) {
+		var tk Token
+		signed := []byte(rawToken(t, k, header, payload))
+		for _, in := range [][]byte{tok, signed} {
+			err := fx.ver.Verify(in, &tk)
+			if err != nil {
+				if Message(err) == "Invalid token" {
+					t.Fatalf("error without sentinel: %v", err)
+				}
+				continue
+			}
+			if tk.Key == nil {
+				t.Fatal("accepted without a key")
+			}
+			jt, err := parser.Parse(string(in), keyFunc)
+			if err != nil || !jt.Valid {
+				t.Fatalf("accepted %q, golang-jwt rejects: %v", in, err)
+			}
+			if sub, _ := jt.Claims.GetSubject(); sub != string(tk.Sub) {
+				t.Fatalf("sub %q vs golang-jwt %q", tk.Sub, sub)
+			}
+		}
+	})
+}
