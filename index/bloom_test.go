@@ -1,6 +1,7 @@
 package index
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -143,5 +144,29 @@ func TestBloomGrowsPastExpectedEntries(t *testing.T) {
 	}
 	if rate := measureFPR(t, ix, r, 40_000); rate > 1.5*target {
 		t.Fatalf("FPR after growth %.4f; stats %+v", rate, ix.Stats())
+	}
+}
+
+// TestBloomFPRStructuredKeys checks the hash mix on non-random keys:
+// time-ordered UUIDs that differ in a few low digits, and numbered session
+// ids, revoked and probed from disjoint ranges.
+func TestBloomFPRStructuredKeys(t *testing.T) {
+	const n, probes, target = 20_000, 40_000, 0.01
+	ix := New(Options{Shards: 16, ExpectedEntries: 2 * n, Now: newFakeClock(t0).Now})
+	const hi = 0x0190_1234_5678_7abc
+	for i := range n {
+		ix.RevokeJTI(uuidFrom(hi, 0x8000_0000_0000_0000|uint64(i)), t0+hour)
+		ix.RevokeJTI(fmt.Sprintf("session-%d", i), t0+hour)
+	}
+	before := ix.Stats().BloomFalsePositives
+	for i := range probes {
+		if ix.Check(uuidFrom(hi, 0x8000_0000_0000_0000|uint64(n+i)), "", "", 0) != None ||
+			ix.Check(fmt.Sprintf("session-%d", n+i), "", "", 0) != None {
+			t.Fatal("unrevoked jti reported")
+		}
+	}
+	fp := ix.Stats().BloomFalsePositives - before
+	if rate := float64(fp) / (2 * probes); rate > 1.5*target {
+		t.Fatalf("FPR on structured keys %.4f > 1.5 x target %g", rate, target)
 	}
 }

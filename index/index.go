@@ -18,7 +18,6 @@
 package index
 
 import (
-	"hash/maphash"
 	"math/bits"
 	"strings"
 	"sync/atomic"
@@ -65,7 +64,7 @@ type Index struct {
 	shards     []shard
 	shardShift uint   // 64 - log2(len(shards)): shard = hash >> shardShift
 	shardMask  uint64 // len(shards)-1 (keeps shardShift=64 correct for 1 shard)
-	seeds      [numKinds]maphash.Seed
+	seeds      hashSeeds
 	now        func() time.Time
 	baseCap    [numKinds - 1]int // Bloom capacity per shard, by Kind-1
 	bitsPerKey float64           // Bloom bits per key for the target rate
@@ -106,9 +105,7 @@ func New(opts Options) *Index {
 	if ix.now == nil {
 		ix.now = time.Now
 	}
-	for k := range ix.seeds {
-		ix.seeds[k] = maphash.MakeSeed()
-	}
+	ix.seeds = newHashSeeds()
 	for i := range ix.shards {
 		ix.shards[i].init(&ix.baseCap, ix.bitsPerKey)
 	}
@@ -138,8 +135,8 @@ func (ix *Index) RevokeJTI(jti string, expiresAtMs int64) {
 	if !ok {
 		return
 	}
+	h := ix.hashJTI(jti)
 	if u, isUUID := parseUUID(jti); isUUID {
-		h := ix.hashUUID(&u)
 		s := ix.shardOf(h)
 		s.mu.Lock()
 		if old, found := s.uuid[u]; found {
@@ -151,7 +148,7 @@ func (ix *Index) RevokeJTI(jti string, expiresAtMs int64) {
 		s.mu.Unlock()
 		return
 	}
-	ix.revokeString(JTI, jti, exp)
+	ix.revokeString(JTI, jti, h, exp)
 }
 
 // RevokeSub revokes the subject's tokens issued at or before cutoffUnixSec
@@ -189,12 +186,12 @@ func (ix *Index) RevokeKid(kid string, expiresAtMs int64) {
 	if !ok {
 		return
 	}
-	ix.revokeString(Kid, kid, exp)
+	ix.revokeString(Kid, kid, ix.hashString(Kid, kid), exp)
 }
 
-// revokeString adds or extends a string-keyed jti or kid entry.
-func (ix *Index) revokeString(k Kind, key string, exp uint32) {
-	h := ix.hashString(k, key)
+// revokeString adds or extends a string-keyed jti or kid entry whose hash
+// is h.
+func (ix *Index) revokeString(k Kind, key string, h uint64, exp uint32) {
 	s := ix.shardOf(h)
 	m := s.str
 	if k == Kid {
@@ -217,15 +214,14 @@ func (ix *Index) Remove(kind Kind, value string) {
 	var removed bool
 	switch kind {
 	case JTI:
+		s := ix.shardOf(ix.hashJTI(value))
 		if u, isUUID := parseUUID(value); isUUID {
-			s := ix.shardOf(ix.hashUUID(&u))
 			s.mu.Lock()
 			_, removed = s.uuid[u]
 			delete(s.uuid, u)
 			s.mu.Unlock()
 			break
 		}
-		s := ix.shardOf(ix.hashString(JTI, value))
 		s.mu.Lock()
 		_, removed = s.str[value]
 		delete(s.str, value)
@@ -282,44 +278,40 @@ func bytesView(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-// checkJTI reports whether jti has a live entry.
+// checkJTI reports whether jti has a live entry. The UUID digits are only
+// validated and decoded when the Bloom filter passes.
 func (ix *Index) checkJTI(jti string, now *lazyNow) bool {
-	if u, isUUID := parseUUID(jti); isUUID {
-		h := ix.hashUUID(&u)
-		s := ix.shardOf(h)
-		if !s.filter(JTI).mayContain(h) {
-			return false
-		}
-		s.mu.RLock()
-		exp, found := s.uuid[u]
-		s.mu.RUnlock()
-		if !found {
-			s.falsePos.Add(1)
-			return false
-		}
-		return live(exp, now.get())
+	h := ix.hashJTI(jti)
+	s := ix.shardOf(h)
+	if !s.filter(JTI).mayContain(h) {
+		return false
 	}
-	return ix.checkString(JTI, jti, now)
+	var exp uint32
+	var found bool
+	u, isUUID := parseUUID(jti)
+	s.mu.RLock()
+	if isUUID {
+		exp, found = s.uuid[u]
+	} else {
+		exp, found = s.str[jti]
+	}
+	s.mu.RUnlock()
+	if !found {
+		s.falsePos.Add(1)
+		return false
+	}
+	return live(exp, now.get())
 }
 
 // checkKid reports whether kid has a live entry.
 func (ix *Index) checkKid(kid string, now *lazyNow) bool {
-	return ix.checkString(Kid, kid, now)
-}
-
-// checkString reports whether a string-keyed jti or kid has a live entry.
-func (ix *Index) checkString(k Kind, key string, now *lazyNow) bool {
-	h := ix.hashString(k, key)
+	h := ix.hashString(Kid, kid)
 	s := ix.shardOf(h)
-	if !s.filter(k).mayContain(h) {
+	if !s.filter(Kid).mayContain(h) {
 		return false
 	}
-	m := s.str
-	if k == Kid {
-		m = s.kid
-	}
 	s.mu.RLock()
-	exp, found := m[key]
+	exp, found := s.kid[kid]
 	s.mu.RUnlock()
 	if !found {
 		s.falsePos.Add(1)

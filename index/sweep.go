@@ -42,10 +42,10 @@ func (ix *Index) rebuildLocked(s *shard, k Kind) {
 	switch k {
 	case JTI:
 		for u := range s.uuid {
-			f.addUnpublished(ix.hashUUID(&u))
+			f.addUnpublished(ix.hashUUIDBytes(&u))
 		}
 		for key := range s.str {
-			f.addUnpublished(ix.hashString(JTI, key))
+			f.addUnpublished(ix.hashJTI(key))
 		}
 	case Sub:
 		for key := range s.sub {

@@ -3,14 +3,94 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/revocd/revocd/config"
+	"github.com/revocd/revocd/crypto/eventsig"
+	"github.com/revocd/revocd/persistence/redismirror"
+	"github.com/revocd/revocd/revocation"
+	"github.com/revocd/revocd/transport/kafka"
 )
 
-// Consume runs the seed's consumer service: it reads the revocation topic,
-// verifies every event's signature and writes the seed's Redis keys into
-// REDIS_URL for services that read Redis directly.
+// Consume runs the seed's consumer service (`revocd consume`): it reads the
+// revocation topic, verifies every event's ML-DSA-65 signature against
+// EVENT_TRUSTED_KEYS, drops forged, unsigned and replayed events, and writes
+// the seed's Redis keys (revoked:jti|sub|kid:...) into REDIS_URL for services
+// that read Redis directly. It runs until ctx ends.
 func Consume(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	return errors.New("server: consume: not implemented yet")
+	if cfg.KafkaBootstrap == "" {
+		return errors.New("consume: KAFKA_BOOTSTRAP is not set")
+	}
+	if cfg.RedisURL == "" {
+		return errors.New("consume: REDIS_URL is not set")
+	}
+	if cfg.EventTrustedKeys == "" {
+		return errors.New("consume: EVENT_TRUSTED_KEYS is empty, so every event would be dropped as unverifiable; set it to the producers' keys (see `revocd event-key`)")
+	}
+	verifier := eventsig.NewVerifier()
+	if err := trustConfigured(verifier, cfg.EventTrustedKeys); err != nil {
+		return err
+	}
+	opts, err := redismirror.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("consume: REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	mirror := redismirror.New(rdb, nil)
+	brokers, err := kafka.ParseBrokers(cfg.KafkaBootstrap)
+	if err != nil {
+		return fmt.Errorf("consume: KAFKA_BOOTSTRAP: %w", err)
+	}
+	replay := eventsig.NewReplayGuard(cfg.NonceTTL, nil)
+	var applied, dropped atomic.Int64
+	consumer, err := kafka.NewConsumer(kafka.Config{
+		Brokers: brokers, RevocationTopic: cfg.KafkaTopic, TokenTopic: cfg.RefreshTokenTopic,
+		GroupID: "revocd-consume-" + cfg.NodeID, ClientID: "revocd-consume-" + cfg.NodeID, Logger: log.With("component", "kafka"),
+	}, func(c context.Context, e *revocation.Event) error {
+		if err := e.Validate(); err != nil {
+			dropped.Add(1)
+			return fmt.Errorf("consume: drop malformed event %s: %w", e.EventID, err)
+		}
+		if err := verifier.Verify(e); err != nil {
+			dropped.Add(1)
+			log.Warn("consume: dropped unverifiable event", "event_id", e.EventID, "origin", e.Origin, "err", err)
+			return fmt.Errorf("consume: drop event %s: %w", e.EventID, err)
+		}
+		if replay.Seen(e.EventID) {
+			dropped.Add(1)
+			return nil
+		}
+		// Retry Redis writes until they succeed or we are stopped: the
+		// offset is committed only after the handler returns.
+		for backoff := 100 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
+			err := mirror.Deliver(c, []revocation.Event{*e})
+			if err == nil {
+				applied.Add(1)
+				return nil
+			}
+			if errors.Is(err, redismirror.ErrInvalidEvent) {
+				dropped.Add(1)
+				return err
+			}
+			log.Warn("consume: redis write failed; retrying", "err", err, "backoff", backoff)
+			select {
+			case <-c.Done():
+				return c.Err()
+			case <-time.After(backoff):
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	log.Info("consume: reading revocations", "topic", cfg.KafkaTopic, "redis", opts.Addr)
+	err = consumer.Run(ctx)
+	log.Info("consume: stopped", "applied", applied.Load(), "dropped", dropped.Load())
+	return err
 }

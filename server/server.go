@@ -99,7 +99,15 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		return err
 	}
 	defer cluster.Close()
+	prop, err := startPropagation(ctx, propagationDeps{
+		Cfg: cfg, Engine: engine, Store: store, Index: ix, Ingest: in.Ingest, MaxLifetime: maxLifetime,
+		Log: log, Registry: metrics.Registry(),
+	})
+	if err != nil {
+		return err
+	}
 	fanOut = func(c audit.Committed) {
+		prop.notify(c)
 		local := make([]revocation.Event, 0, len(c.Events))
 		for _, e := range c.Events {
 			if e.Origin == cfg.NodeID {
@@ -126,6 +134,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	api := httpapi.New(httpapi.Deps{
 		Config: cfg, Engine: engine, Issuer: issuerPID, Revoker: revokerPID, Verifier: verifier, Ring: ring,
 		Index: ix, Store: store, ServerKEM: sec.kem, BindingKey: sec.bindingKey, Metrics: metrics, Logger: log,
+		WaitPublished: prop.waitPublished(),
 		EventKeys: func() []byte {
 			b, _ := eventsig.PublicKeysJSON(eventVerifier)
 			return b
@@ -138,11 +147,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 			} else {
 				r.Checks["sqlite"] = httpapi.Check{OK: true}
 			}
+			// Only the index and SQLite gate readiness: with Redis, Kafka
+			// or peers down the node still validates and accepts
+			// revocations (the outbox holds the backlog).
+			r.Ready = r.Checks["index"].OK && r.Checks["sqlite"].OK
+			prop.checks(c, &r)
 			for name, ch := range cluster.Status() {
 				r.Checks[name] = ch
-			}
-			for _, ch := range r.Checks {
-				r.Ready = r.Ready && ch.OK
 			}
 			return r
 		},
@@ -192,7 +203,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		log.Warn("http shutdown", "err", err)
 	}
 	// Poison waits for each actor's inbox to drain: the audit writer
-	// commits what it holds before it stops.
+	// commits what it holds before it stops; then the outboxes deliver
+	// what they can within the deadline (the rest stays in the outbox).
 	for _, pid := range []*actor.PID{revokerPID, issuerPID, auditPID} {
 		select {
 		case <-engine.Poison(pid).Done():
@@ -200,6 +212,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 			return errors.New("server: shutdown deadline exceeded")
 		}
 	}
+	prop.close(sctx)
 	log.Info("stopped")
 	return nil
 }

@@ -70,6 +70,8 @@ type Committed struct {
 	// LastID is the audit-log position of the last committed event (0 if
 	// the batch held no event).
 	LastID int64
+	// TokenEvents are the token audit rows committed by this batch.
+	TokenEvents []sqlitestore.TokenEvent
 }
 
 // Config configures the writer. Store, Signer and Index are required.
@@ -82,7 +84,8 @@ type Config struct {
 	Now      func() time.Time
 	Logger   *slog.Logger
 	// OnCommit is called on the actor goroutine after each commit that
-	// contained events; it must not block (hand off to other actors).
+	// contained revocation or token events; it must not block (hand off to
+	// other actors).
 	OnCommit func(Committed)
 	// Observe, if set, receives each batch's size for metrics.
 	Observe func(requests, events int, took time.Duration)
@@ -167,8 +170,9 @@ type Batch struct {
 	// Tx is the open transaction.
 	Tx     *sqlitestore.Tx
 	now    time.Time
-	w      *writer
-	events []*revocation.Event
+	w           *writer
+	events      []*revocation.Event
+	tokenEvents []sqlitestore.TokenEvent
 }
 
 // Now returns the batch's commit clock reading.
@@ -194,7 +198,11 @@ func (b *Batch) TokenEvent(ev sqlitestore.TokenEvent) error {
 	if ev.TS == 0 {
 		ev.TS = b.now.UnixMilli()
 	}
-	return b.Tx.InsertTokenEvent(ev)
+	if err := b.Tx.InsertTokenEvent(ev); err != nil {
+		return err
+	}
+	b.tokenEvents = append(b.tokenEvents, ev)
+	return nil
 }
 
 func (w *writer) flush(c *actor.Context) {
@@ -218,7 +226,7 @@ func (w *writer) flush(c *actor.Context) {
 	for i := range committed.Events {
 		ApplyEvent(w.cfg.Index, &committed.Events[i])
 	}
-	if len(committed.Events) > 0 && w.cfg.OnCommit != nil {
+	if (len(committed.Events) > 0 || len(committed.TokenEvents) > 0) && w.cfg.OnCommit != nil {
 		w.cfg.OnCommit(committed)
 	}
 	if w.cfg.Observe != nil {
@@ -303,6 +311,7 @@ func (w *writer) commit(batch []pending, tokenEvs []sqlitestore.TokenEvent) (res
 	if err = tx.Commit(); err != nil {
 		return nil, out, err
 	}
+	out.TokenEvents = b.tokenEvents
 	k := 0
 	for i := range batch {
 		if batch[i].op == nil {

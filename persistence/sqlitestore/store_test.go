@@ -189,7 +189,7 @@ func TestInsertEvent(t *testing.T) {
 			if err := tx.Commit(); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.w.QueryRow("DELETE FROM revocation_events WHERE origin = 'n9'").Err(); err != nil {
+			if _, err := s.w.Exec("DELETE FROM revocation_events WHERE origin = 'n9'"); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -61,9 +62,9 @@ func readAll(t *testing.T, cfg Config, topic string, n int) []*kgo.Record {
 
 func TestParseBrokers(t *testing.T) {
 	good := map[string][]string{
-		"localhost:9092":               {"localhost:9092"},
+		"localhost:9092":              {"localhost:9092"},
 		" a:1 , b.example.com:65535 ": {"a:1", "b.example.com:65535"},
-		"[::1]:9092,10.0.0.1:9093":     {"[::1]:9092", "10.0.0.1:9093"},
+		"[::1]:9092,10.0.0.1:9093":    {"[::1]:9092", "10.0.0.1:9093"},
 	}
 	for in, want := range good {
 		got, err := ParseBrokers(in)
@@ -164,8 +165,8 @@ func TestMalformedDropped(t *testing.T) {
 		nil,
 		[]byte(`[]`),
 		append(append([]byte(`{"pad":"`), strings.Repeat("x", 70<<10)...), goodJSON[1:]...), // valid but > 64 KiB
-		[]byte(strings.Replace(string(goodJSON), `"seq":1`, `"seq":"1"`, 1)),               // wrong type
-		[]byte(strings.Replace(string(goodJSON), `"event_id"`, `"not_event_id"`, 1)),       // missing field
+		[]byte(strings.Replace(string(goodJSON), `"seq":1`, `"seq":"1"`, 1)),                // wrong type
+		[]byte(strings.Replace(string(goodJSON), `"event_id"`, `"not_event_id"`, 1)),        // missing field
 	}
 	produceRaw(t, cfg, EventKey(&good), append(bad, goodJSON, extraJSON)...)
 
@@ -242,9 +243,11 @@ func TestDeliverUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	p := newPublisher(t, Config{Brokers: []string{addr}, Logger: quietLogger()})
-	ctx, cancel := context.WithTimeout(context.Background(), 3e9)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
+	start := time.Now()
 	err = p.Deliver(ctx, []revocation.Event{testEvent(0, 0)})
+	t.Logf("Deliver returned after %v: %v", time.Since(start), err) // informative only
 	if err == nil || !strings.HasPrefix(err.Error(), "kafka: deliver") {
 		t.Fatalf("Deliver = %v, want a kafka: deliver error", err)
 	}
@@ -313,4 +316,36 @@ func TestEnsureTopics(t *testing.T) {
 			t.Errorf("topic %s: %+v", topic, d)
 		}
 	}
+}
+
+// TestConsumerStopsUnreachable: Run returns nil after cancel even if the
+// cluster never answered.
+func TestConsumerStopsUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	rc := startConsumer(t, Config{Brokers: []string{addr}, GroupID: "g", Logger: quietLogger()}, nil)
+	time.Sleep(time.Second) // let it try to join; not an assertion
+	start := time.Now()
+	rc.stop(t)
+	t.Logf("Run returned %v after cancel", time.Since(start)) // informative only
+}
+
+// TestShutdownAfterClusterLoss: Run and Close still return once the cluster
+// is gone.
+func TestShutdownAfterClusterLoss(t *testing.T) {
+	c, cfg := newCluster(t, 1)
+	p := newPublisher(t, cfg)
+	if err := p.Deliver(t.Context(), []revocation.Event{testEvent(0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	rc := startConsumer(t, cfg, nil)
+	rc.next(t)
+	c.Close()
+	p.PublishTokenEvent(t.Context(), TokenEvent{Event: "issued", Subject: "s"})
+	rc.stop(t)
+	p.Close()
 }

@@ -21,7 +21,7 @@ const (
 	// tokenDeliveryTimeout bounds how long a token event may stay buffered.
 	tokenDeliveryTimeout = 30 * time.Second
 	// closeFlushTimeout bounds how long Close waits for token events.
-	closeFlushTimeout = 5 * time.Second
+	closeFlushTimeout = 2 * time.Second
 )
 
 // TokenEvent is one token lifecycle event (issued, validated, rejected, ...)
@@ -123,7 +123,7 @@ func (p *Publisher) Deliver(ctx context.Context, events []revocation.Event) erro
 		// An idempotent producer never abandons a record it already sent
 		// (it cannot know whether the broker wrote it), so ProduceSync may
 		// outlive ctx; the caller's deadline wins.
-		return fmt.Errorf("kafka: deliver %d events: %w", len(events), ctx.Err())
+		return fmt.Errorf("kafka: deliver: %d events unconfirmed: %w", len(events), ctx.Err())
 	}
 	var failed int
 	var first error
@@ -190,7 +190,7 @@ func (p *Publisher) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close flushes buffered token events (for at most 5s) and closes both
+// Close flushes buffered token events (for at most 2s) and closes both
 // clients. Deliver calls still in flight fail and later calls fail at once;
 // later token events are counted as failed.
 // Close is idempotent and safe for concurrent use.

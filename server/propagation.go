@@ -1,0 +1,258 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/revocd/revocd/actors/audit"
+	"github.com/revocd/revocd/actors/outbox"
+	"github.com/revocd/revocd/config"
+	"github.com/revocd/revocd/index"
+	"github.com/revocd/revocd/persistence/redismirror"
+	"github.com/revocd/revocd/persistence/sqlitestore"
+	"github.com/revocd/revocd/revocation"
+	"github.com/revocd/revocd/transport/httpapi"
+	"github.com/revocd/revocd/transport/kafka"
+)
+
+// propagation runs the Redis mirror and the Kafka bridge of a node: one
+// outbox actor per destination, the Kafka consumer of other nodes'
+// revocations, and the periodic Redis reconcile. Each part is on only when
+// its variable (REDIS_URL, KAFKA_BOOTSTRAP) is set.
+type propagation struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	engine  *actor.Engine
+	redis   *redis.Client
+	mirror  *redismirror.Mirror
+	pub     *kafka.Publisher
+	outbox  map[string]*actor.PID
+	prog    map[string]*outbox.Progress
+	cancel  context.CancelFunc
+	stopped chan struct{}
+}
+
+type propagationDeps struct {
+	Cfg         *config.Config
+	Engine      *actor.Engine
+	Store       *sqlitestore.Store
+	Index       *index.Index
+	Ingest      func(ctx context.Context, events []revocation.Event, source string) error
+	MaxLifetime time.Duration
+	Log         *slog.Logger
+	Registry    *prometheus.Registry
+}
+
+// startPropagation connects to Redis and Kafka as configured, loads Redis's
+// revocations into the index (bounded wait: a Redis outage delays start-up
+// by at most a few seconds, then the node serves from SQLite's revocations
+// and reports redis unhealthy in /ready) and starts the outbox actors.
+func startPropagation(ctx context.Context, d propagationDeps) (*propagation, error) {
+	p := &propagation{cfg: d.Cfg, log: d.Log, engine: d.Engine, outbox: map[string]*actor.PID{}, prog: map[string]*outbox.Progress{}, stopped: make(chan struct{})}
+	bg, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	var loops []func()
+
+	if d.Cfg.RedisURL != "" {
+		opts, err := redismirror.ParseURL(d.Cfg.RedisURL)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("server: REDIS_URL: %w", err)
+		}
+		opts.MaxRetries = 1
+		p.redis = redis.NewClient(opts)
+		p.mirror = redismirror.New(p.redis, nil)
+		lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
+		n, err := loadFromRedis(lctx, p.mirror, d.Index, d.MaxLifetime)
+		lcancel()
+		if err != nil {
+			d.Log.Warn("redis: initial load failed; serving from the audit log's revocations", "err", err)
+		} else {
+			d.Log.Info("redis: revocations loaded", "entries", n)
+		}
+		p.spawnOutbox(d, "redis", p.mirror)
+		if d.Cfg.RedisSyncInterval > 0 {
+			loops = append(loops, func() { p.reconcile(bg, d.Index, d.MaxLifetime) })
+		}
+	}
+	if d.Cfg.KafkaBootstrap != "" {
+		brokers, err := kafka.ParseBrokers(d.Cfg.KafkaBootstrap)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("server: KAFKA_BOOTSTRAP: %w", err)
+		}
+		kcfg := kafka.Config{
+			Brokers: brokers, RevocationTopic: d.Cfg.KafkaTopic, TokenTopic: d.Cfg.RefreshTokenTopic,
+			GroupID: "revocd-" + d.Cfg.NodeID, ClientID: "revocd-" + d.Cfg.NodeID, Logger: d.Log.With("component", "kafka"),
+		}
+		ectx, ecancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := kafka.EnsureTopics(ectx, kcfg, 1); err != nil {
+			d.Log.Warn("kafka: could not ensure topics; will publish when the brokers answer", "err", err)
+		}
+		ecancel()
+		if p.pub, err = kafka.NewPublisher(kcfg); err != nil {
+			cancel()
+			return nil, fmt.Errorf("server: kafka publisher: %w", err)
+		}
+		p.spawnOutbox(d, "kafka", p.pub)
+		consumer, err := kafka.NewConsumer(kcfg, func(c context.Context, e *revocation.Event) error {
+			return d.Ingest(c, []revocation.Event{*e}, "kafka")
+		})
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("server: kafka consumer: %w", err)
+		}
+		loops = append(loops, func() {
+			if err := consumer.Run(bg); err != nil {
+				d.Log.Error("kafka: consumer stopped", "err", err)
+			}
+		})
+	}
+	done := make(chan struct{}, len(loops))
+	for _, l := range loops {
+		go func() { l(); done <- struct{}{} }()
+	}
+	go func() {
+		for range loops {
+			<-done
+		}
+		close(p.stopped)
+	}()
+	return p, nil
+}
+
+func (p *propagation) spawnOutbox(d propagationDeps, name string, sink outbox.Sink) {
+	prog := &outbox.Progress{}
+	p.prog[name] = prog
+	d.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "revocd_outbox_backlog", Help: "Committed revocation events not yet acknowledged by a destination.",
+		ConstLabels: prometheus.Labels{"dest": name},
+	}, func() float64 { return float64(prog.Backlog()) }))
+	p.outbox[name] = d.Engine.Spawn(outbox.New(outbox.Config{
+		Name: name, Store: d.Store, Sink: sink, Progress: prog, Logger: d.Log.With("outbox", name),
+	}), "outbox", actor.WithID(name))
+}
+
+// loadFromRedis applies every revocation found in Redis to the index:
+// revocations written by other nodes or by seed-era writers.
+func loadFromRedis(ctx context.Context, m *redismirror.Mirror, ix *index.Index, maxLifetime time.Duration) (int, error) {
+	n := 0
+	def := time.Now().Add(maxLifetime).UnixMilli()
+	_, err := m.Load(ctx, func(e redismirror.Entry) {
+		exp := e.ExpiresAtMs
+		if exp == 0 {
+			exp = def
+		}
+		switch e.Type {
+		case revocation.TypeJTI:
+			ix.RevokeJTI(e.Value, exp)
+		case revocation.TypeSub:
+			ix.RevokeSub(e.Value, e.SubCutoff, exp)
+		case revocation.TypeKid:
+			ix.RevokeKid(e.Value, exp)
+		}
+		n++
+	})
+	return n, err
+}
+
+// reconcile re-reads Redis every REDIS_SYNC_INTERVAL_SECONDS so revocations
+// written to Redis by other writers reach the index while running.
+func (p *propagation) reconcile(ctx context.Context, ix *index.Index, maxLifetime time.Duration) {
+	t := time.NewTicker(p.cfg.RedisSyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			lctx, cancel := context.WithTimeout(ctx, p.cfg.RedisSyncInterval)
+			if _, err := loadFromRedis(lctx, p.mirror, ix, maxLifetime); err != nil && !errors.Is(err, context.Canceled) {
+				p.log.Debug("redis: reconcile failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// notify tells every outbox that the audit log grew (called on the audit
+// writer's goroutine; non-blocking).
+func (p *propagation) notify(c audit.Committed) {
+	if c.LastID > 0 {
+		for _, pid := range p.outbox {
+			p.engine.Send(pid, &outbox.Notify{LastID: c.LastID})
+		}
+	}
+	if p.pub != nil {
+		for _, te := range c.TokenEvents {
+			p.pub.PublishTokenEvent(context.Background(), kafka.TokenEvent{TS: te.TS, Event: te.Event, Subject: te.Subject, JTI: te.JTI, Detail: te.Detail, Origin: p.cfg.NodeID})
+		}
+	}
+}
+
+// waitPublished implements httpapi.Deps.WaitPublished; nil without Kafka.
+func (p *propagation) waitPublished() func(ctx context.Context, lastID int64) bool {
+	prog := p.prog["kafka"]
+	if prog == nil {
+		return nil
+	}
+	return prog.Wait
+}
+
+// checks reports Redis and Kafka health and the outbox backlog for /ready.
+// An unreachable Redis or Kafka does not make the node unready: validation
+// and revocation keep working and the outbox holds the backlog.
+func (p *propagation) checks(ctx context.Context, r *httpapi.Readiness) {
+	if p.redis != nil {
+		r.Checks["redis"] = checkOf(p.mirror.Ping(ctx))
+	}
+	if p.pub != nil {
+		r.Checks["kafka"] = checkOf(p.pub.Ping(ctx))
+	}
+	for name, prog := range p.prog {
+		if r.Outbox == nil {
+			r.Outbox = map[string]map[string]any{}
+		}
+		ok, lastErr := prog.Healthy()
+		entry := map[string]any{"backlog": prog.Backlog(), "cursor": prog.Cursor(), "delivering": ok}
+		if lastErr != "" {
+			entry["last_error"] = lastErr
+		}
+		r.Outbox[name] = entry
+	}
+}
+
+func checkOf(err error) httpapi.Check {
+	if err != nil {
+		return httpapi.Check{OK: false, Detail: err.Error()}
+	}
+	return httpapi.Check{OK: true}
+}
+
+// close flushes and stops the outboxes (bounded by ctx), then the clients.
+func (p *propagation) close(ctx context.Context) {
+	for _, pid := range p.outbox {
+		select {
+		case <-p.engine.Poison(pid).Done():
+		case <-ctx.Done():
+		}
+	}
+	p.cancel()
+	select {
+	case <-p.stopped:
+	case <-ctx.Done():
+	}
+	if p.pub != nil {
+		p.pub.Close()
+	}
+	if p.redis != nil {
+		_ = p.redis.Close()
+	}
+}
