@@ -168,8 +168,8 @@ func (w *writer) scheduleFlush(c *actor.Context) {
 // Batch is the group-commit transaction as seen by an Op.
 type Batch struct {
 	// Tx is the open transaction.
-	Tx     *sqlitestore.Tx
-	now    time.Time
+	Tx          *sqlitestore.Tx
+	now         time.Time
 	w           *writer
 	events      []*revocation.Event
 	tokenEvents []sqlitestore.TokenEvent
