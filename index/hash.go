@@ -51,8 +51,8 @@ func newHashSeeds() hashSeeds {
 // hashJTI hashes a jti string (any spelling, UUID or not).
 func (ix *Index) hashJTI(jti string) uint64 {
 	if uuidShaped(jti) {
-		w := uuidWords(jti)
-		return ix.mixUUID(&w)
+		w0, w1, w2, w3 := uuidRawWords(jti)
+		return ix.mixUUID(w0|fold, w1|fold, w2|fold, w3|fold)
 	}
 	return maphash.String(ix.seeds.str[JTI], jti)
 }
@@ -60,8 +60,7 @@ func (ix *Index) hashJTI(jti string) uint64 {
 // hashUUIDBytes hashes a parsed UUID jti; it equals hashJTI of every
 // spelling of the UUID.
 func (ix *Index) hashUUIDBytes(u *[16]byte) uint64 {
-	w := uuidWordsFromBytes(u)
-	return ix.mixUUID(&w)
+	return ix.mixUUID(uuidWordsFromBytes(u))
 }
 
 // hashString hashes a sub or kid.
@@ -70,10 +69,10 @@ func (ix *Index) hashString(k Kind, s string) uint64 {
 }
 
 // mixUUID hashes four case-folded digit words.
-func (ix *Index) mixUUID(w *[4]uint64) uint64 {
+func (ix *Index) mixUUID(w0, w1, w2, w3 uint64) uint64 {
 	k := &ix.seeds.uuid
-	a := mum(w[0]^k[0], w[1]^k[1])
-	b := mum(w[2]^k[2], w[3]^k[3])
+	a := mum(w0^k[0], w1^k[1])
+	b := mum(w2^k[2], w3^k[3])
 	return mum(a^k[4], b^k[5])
 }
 

@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"math/bits"
+	"unsafe"
 )
 
 // A canonical textual UUID is 36 bytes: 32 hex digits in groups of
@@ -33,25 +34,15 @@ func uuidShaped(s string) bool {
 	return len(s) == uuidLen && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-'
 }
 
-// uuidRawWords gathers the 32 digit characters of a UUID-shaped s.
-func uuidRawWords(s string) [4]uint64 {
-	_ = s[35]
-	return [4]uint64{
-		le64(s[0:8]),
-		uint64(le32(s[9:13])) | uint64(le32(s[14:18]))<<32,
-		uint64(le32(s[19:23])) | uint64(le32(s[24:28]))<<32,
-		le64(s[28:36]),
-	}
-}
-
-// uuidWords gathers the 32 digit characters of a UUID-shaped s, case-folded
-// ('A'-'F' become 'a'-'f'; other bytes may change too, consistently).
-func uuidWords(s string) [4]uint64 {
-	w := uuidRawWords(s)
-	for i := range w {
-		w[i] |= fold
-	}
-	return w
+// uuidRawWords gathers the 32 digit characters of a UUID-shaped s into
+// four words (returned as scalars so they stay in registers).
+func uuidRawWords(s string) (w0, w1, w2, w3 uint64) {
+	p := (*[uuidLen]byte)(unsafe.Pointer(unsafe.StringData(s[:uuidLen])))
+	le := binary.LittleEndian
+	return le.Uint64(p[0:8]),
+		uint64(le.Uint32(p[9:13])) | uint64(le.Uint32(p[14:18]))<<32,
+		uint64(le.Uint32(p[19:23])) | uint64(le.Uint32(p[24:28]))<<32,
+		le.Uint64(p[28:36])
 }
 
 // parseUUID parses a canonical UUID of either case into its 16 bytes. It
@@ -61,35 +52,21 @@ func parseUUID(s string) (u [16]byte, ok bool) {
 	if !uuidShaped(s) {
 		return u, false
 	}
-	w := uuidRawWords(s)
-	var bad uint64
-	for i, x := range w {
-		bad |= hexInvalid(x)
-		binary.BigEndian.PutUint32(u[4*i:], hexDecode(x|fold))
-	}
-	return u, bad == 0
+	w0, w1, w2, w3 := uuidRawWords(s)
+	be := binary.BigEndian
+	be.PutUint32(u[0:4], hexDecode(w0|fold))
+	be.PutUint32(u[4:8], hexDecode(w1|fold))
+	be.PutUint32(u[8:12], hexDecode(w2|fold))
+	be.PutUint32(u[12:16], hexDecode(w3|fold))
+	return u, hexInvalid(w0)|hexInvalid(w1)|hexInvalid(w2)|hexInvalid(w3) == 0
 }
 
-// uuidWordsFromBytes is the inverse of parseUUID followed by uuidWords: it
-// hex-encodes u in lower case into four digit words.
-func uuidWordsFromBytes(u *[16]byte) (w [4]uint64) {
-	for i := range w {
-		w[i] = hexEncode(binary.BigEndian.Uint32(u[4*i:]))
-	}
-	return w
-}
-
-// le64 loads 8 bytes of s little-endian (the compiler merges the loads).
-func le64(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// le32 loads 4 bytes of s little-endian.
-func le32(s string) uint32 {
-	_ = s[3]
-	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+// uuidWordsFromBytes is the inverse of parseUUID followed by case folding:
+// it hex-encodes u in lower case into four digit words.
+func uuidWordsFromBytes(u *[16]byte) (w0, w1, w2, w3 uint64) {
+	be := binary.BigEndian
+	return hexEncode(be.Uint32(u[0:4])), hexEncode(be.Uint32(u[4:8])),
+		hexEncode(be.Uint32(u[8:12])), hexEncode(be.Uint32(u[12:16]))
 }
 
 // hexInvalid returns 0 if all eight bytes of w (not case-folded) are hex

@@ -89,7 +89,8 @@ func NewPublisher(cfg Config) (*Publisher, error) {
 	return &Publisher{cfg: cfg, log: cfg.Logger, rev: rev, tok: tok}, nil
 }
 
-// EventKey returns the record key of a revocation event: "type:value".
+// EventKey returns the record key of a revocation event: "type:value". It
+// is pure and safe for concurrent use.
 func EventKey(e *revocation.Event) string { return string(e.Type) + ":" + e.Value }
 
 // Deliver produces events to the revocation topic, keyed by EventKey, and
