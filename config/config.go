@@ -72,6 +72,11 @@ type Config struct {
 	TLSKey             string
 	RateLimitPerSecond float64
 	RateLimitBurst     int
+	ReadTimeout        time.Duration
+	WriteTimeout       time.Duration
+	IdleTimeout        time.Duration
+	MaxHeaderBytes     int
+	KeyRotation        time.Duration
 }
 
 // Peer is one entry of CLUSTER_PEERS ("id@host:port").
@@ -209,7 +214,7 @@ var settings = []setting{
 	{"REDIS_SYNC_INTERVAL_SECONDS", "5", "how often the index reconciles with Redis (0 disables)", func(c *Config, v string) error {
 		return nonNegativeInt(v, func(n int) { c.RedisSyncInterval = time.Duration(n) * time.Second })
 	}},
-	{"RATE_LIMIT_PER_SECOND", "0", "per-client-IP rate limit on issuance, revocation and refresh (0 disables)", func(c *Config, v string) error {
+	{"RATE_LIMIT_PER_SECOND", "0", "requests per second per client IP (or per admin key) on issuance, revocation and refresh; 0 disables", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 {
 			return errors.New("want a non-negative number")
@@ -219,6 +224,21 @@ var settings = []setting{
 	}},
 	{"RATE_LIMIT_BURST", "50", "burst size of the rate limiter", func(c *Config, v string) error {
 		return positiveInt(v, func(n int) { c.RateLimitBurst = n })
+	}},
+	{"HTTP_READ_TIMEOUT_SECONDS", "10", "deadline for reading a whole request (slow clients are dropped)", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.ReadTimeout = time.Duration(n) * time.Second })
+	}},
+	{"HTTP_WRITE_TIMEOUT_SECONDS", "10", "deadline for writing a response", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.WriteTimeout = time.Duration(n) * time.Second })
+	}},
+	{"HTTP_IDLE_TIMEOUT_SECONDS", "60", "how long an idle keep-alive connection stays open", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.IdleTimeout = time.Duration(n) * time.Second })
+	}},
+	{"MAX_HEADER_BYTES", "8192", "largest request head (request line + headers); larger requests get 431", func(c *Config, v string) error {
+		return positiveInt(v, func(n int) { c.MaxHeaderBytes = n })
+	}},
+	{"KEY_ROTATION_INTERVAL_HOURS", "0", "rotate the token signing key on this schedule (0: only on demand)", func(c *Config, v string) error {
+		return nonNegativeInt(v, func(n int) { c.KeyRotation = time.Duration(n) * time.Hour })
 	}},
 	{"LOG_FORMAT", "text", "log format: text or json", func(c *Config, v string) error {
 		if v != "text" && v != "json" {

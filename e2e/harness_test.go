@@ -302,3 +302,5 @@ func cleanEnv() []string {
 	}
 	return out
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

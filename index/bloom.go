@@ -13,8 +13,8 @@ import (
 // murmur3 and probes k bits spread over the whole bitset (k cache misses at
 // 1M entries), and it is not safe for concurrent reads and writes, so every
 // probe would need a lock. This filter instead
-//   - reuses the one 64-bit maphash the index computes per key (the same hash
-//     also picks the shard),
+//   - reuses the one 64-bit hash the index computes per key (the same hash
+//     also picks the shard; see hash.go),
 //   - puts all k=8 probe bits of a key in one 64-byte block (one bit in each
 //     of the block's eight uint64 words), so a probe costs one cache line,
 //   - reads with atomic loads and sets bits with atomic OR, so readers take no

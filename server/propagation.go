@@ -103,7 +103,22 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 		}
 		p.spawnOutbox(d, "kafka", p.pub)
 		consumer, err := kafka.NewConsumer(kcfg, func(c context.Context, e *revocation.Event) error {
-			return d.Ingest(c, []revocation.Event{*e}, "kafka")
+			// Dropped events (forged, replayed) are final; anything else
+			// (the audit log busy or failing) is retried until it commits
+			// or the node stops, so the record's offset is committed only
+			// once the event is durable here.
+			for backoff := 50 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
+				err := d.Ingest(c, []revocation.Event{*e}, "kafka")
+				if err == nil || errors.Is(err, errDropped) {
+					return err
+				}
+				d.Log.Warn("kafka: ingest failed; retrying", "event_id", e.EventID, "err", err)
+				select {
+				case <-c.Done():
+					return c.Err()
+				case <-time.After(backoff):
+				}
+			}
 		})
 		if err != nil {
 			cancel()

@@ -162,10 +162,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		Handler:               api.Handler(),
 		Name:                  "revocd",
 		MaxRequestBodySize:    cfg.MaxBodyBytes,
-		ReadTimeout:           10 * time.Second,
-		WriteTimeout:          10 * time.Second,
-		IdleTimeout:           60 * time.Second,
-		ReadBufferSize:        8 << 10,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		ReadBufferSize:        cfg.MaxHeaderBytes,
 		NoDefaultServerHeader: false,
 		ErrorHandler:          transportError,
 		Logger:                fasthttpLogger{log},
@@ -188,6 +188,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	}
 
 	go sweep(ctx, ix, ring)
+	if cfg.KeyRotation > 0 {
+		go rotateOnSchedule(ctx, engine, issuerPID, cfg.KeyRotation, log)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -232,11 +235,36 @@ func sweep(ctx context.Context, ix *index.Index, ring *token.Ring) {
 	}
 }
 
+// rotateOnSchedule makes a fresh signing key current every interval
+// (KEY_ROTATION_INTERVAL_HOURS); replaced keys verify until their last token
+// expires.
+func rotateOnSchedule(ctx context.Context, engine *actor.Engine, issuerPID *actor.PID, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			res, err := engine.Request(issuerPID, &issuer.RotateKey{}, 30*time.Second).Result()
+			if r, ok := res.(*issuer.Reply); err == nil && ok && r.Err != nil {
+				err = r.Err
+			}
+			if err != nil {
+				log.Error("scheduled key rotation failed", "err", err)
+			}
+		}
+	}
+}
+
 // transportError renders fasthttp's own errors (body too large, malformed
 // request, timeouts) as JSON {"detail": ...}.
 func transportError(ctx *fasthttp.RequestCtx, err error) {
 	status, detail := http.StatusBadRequest, "Malformed HTTP request"
+	var small *fasthttp.ErrSmallBuffer
 	switch {
+	case errors.As(err, &small):
+		status, detail = http.StatusRequestHeaderFieldsTooLarge, "Request header too large"
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		status, detail = http.StatusRequestEntityTooLarge, "Request body too large"
 	case errors.Is(err, fasthttp.ErrTimeout):

@@ -1,6 +1,8 @@
 package token
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
@@ -142,6 +144,23 @@ func FuzzVerify(f *testing.F) {
 			if sub, _ := jt.Claims.GetSubject(); sub != string(tk.Sub) {
 				t.Fatalf("sub %q vs golang-jwt %q", tk.Sub, sub)
 			}
+		}
+	})
+}
+
+// FuzzDecodeB64 checks decodeB64 against encoding/base64's strict unpadded
+// URL decoder (which, unlike a token parser should, skips CR/LF).
+func FuzzDecodeB64(f *testing.F) {
+	for _, s := range []string{"", "A", "AA", "AB", "AAA", "AAB", "AAAA", "-_-_", "a=", "YQ", "YWI", "YWJj", "\nYQ", "+/"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		dst := make([]byte, len(src)*3/4)
+		n, ok := decodeB64(dst, src)
+		want, err := base64.RawURLEncoding.Strict().DecodeString(string(src))
+		wantOK := err == nil && !bytes.ContainsAny(src, "\r\n")
+		if ok != wantOK || ok && !bytes.Equal(dst[:n], want) {
+			t.Fatalf("decodeB64(%q) = %q, %v; encoding/base64: %q, %v", src, dst[:n], ok, want, err)
 		}
 	})
 }

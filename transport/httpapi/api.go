@@ -73,6 +73,7 @@ type API struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	admin   [][32]byte
+	limit   *limiter
 	nextID  atomic.Uint64
 	started time.Time
 }
@@ -85,7 +86,7 @@ func New(d Deps) *API {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(nil)
 	}
-	a := &API{d: d, cfg: d.Config, log: d.Logger, started: time.Now()}
+	a := &API{d: d, cfg: d.Config, log: d.Logger, started: time.Now(), limit: newLimiter(d.Config.RateLimitPerSecond, d.Config.RateLimitBurst)}
 	for _, k := range d.Config.AdminAPIKeys {
 		a.admin = append(a.admin, sha256.Sum256([]byte(k)))
 	}
@@ -98,6 +99,8 @@ type route struct {
 	method  string
 	admin   bool
 	handler func(ctx *fasthttp.RequestCtx) error
+	// limited routes (issuance, revocation, refresh) are rate limited.
+	limited bool
 }
 
 // Handler returns the fasthttp handler serving every route.
@@ -142,7 +145,9 @@ func (a *API) Handler() fasthttp.RequestHandler {
 			return
 		}
 		ctx.Response.Header.Set("X-Request-Id", a.requestID(ctx))
-		if r.admin && !a.authorized(ctx) {
+		if ok, wait := a.limitFor(ctx, r); !ok {
+			a.writeError(ctx, errRateLimited(ctx, wait))
+		} else if r.admin && !a.authorized(ctx) {
 			a.writeError(ctx, errUnauthorized)
 		} else if err := r.handler(ctx); err != nil {
 			a.writeError(ctx, err)
@@ -153,26 +158,34 @@ func (a *API) Handler() fasthttp.RequestHandler {
 
 func (a *API) routes() []route {
 	return []route{
-		{"/health", http.MethodGet, false, a.health},
-		{"/ready", http.MethodGet, false, a.ready},
-		{"/metrics", http.MethodGet, false, a.metrics},
-		{"/docs", http.MethodGet, false, a.docs},
-		{"/openapi.json", http.MethodGet, false, a.openapi},
-		{"/token", http.MethodPost, true, a.issue},
-		{"/token/validate", http.MethodPost, false, a.validate},
-		{"/token/validate/batch", http.MethodPost, false, a.validateBatch},
-		{"/token/inspect", http.MethodGet, false, a.inspect},
-		{"/revoke", http.MethodPost, true, a.revoke},
-		{"/token/refresh/create", http.MethodPost, true, a.refreshCreate},
-		{"/token/refresh", http.MethodPost, false, a.refresh},
-		{"/token/refresh/revoke", http.MethodPost, false, a.refreshRevoke},
-		{"/oauth2/revoke", http.MethodPost, true, a.oauthRevoke},
-		{"/oauth2/introspect", http.MethodPost, true, a.oauthIntrospect},
-		{"/revocations", http.MethodGet, true, a.feed},
-		{"/events/keys", http.MethodGet, false, a.eventKeys},
-		{"/.well-known/jwks.json", http.MethodGet, false, a.jwks},
-		{"/admin/keys/rotate", http.MethodPost, true, a.rotateKey},
+		{"/health", http.MethodGet, false, a.health, false},
+		{"/ready", http.MethodGet, false, a.ready, false},
+		{"/metrics", http.MethodGet, false, a.metrics, false},
+		{"/docs", http.MethodGet, false, a.docs, false},
+		{"/openapi.json", http.MethodGet, false, a.openapi, false},
+		{"/token", http.MethodPost, true, a.issue, true},
+		{"/token/validate", http.MethodPost, false, a.validate, false},
+		{"/token/validate/batch", http.MethodPost, false, a.validateBatch, false},
+		{"/token/inspect", http.MethodGet, false, a.inspect, false},
+		{"/revoke", http.MethodPost, true, a.revoke, true},
+		{"/token/refresh/create", http.MethodPost, true, a.refreshCreate, true},
+		{"/token/refresh", http.MethodPost, false, a.refresh, true},
+		{"/token/refresh/revoke", http.MethodPost, false, a.refreshRevoke, true},
+		{"/oauth2/revoke", http.MethodPost, true, a.oauthRevoke, true},
+		{"/oauth2/introspect", http.MethodPost, true, a.oauthIntrospect, false},
+		{"/revocations", http.MethodGet, true, a.feed, false},
+		{"/events/keys", http.MethodGet, false, a.eventKeys, false},
+		{"/.well-known/jwks.json", http.MethodGet, false, a.jwks, false},
+		{"/admin/keys/rotate", http.MethodPost, true, a.rotateKey, false},
 	}
+}
+
+// limitFor applies the rate limit of limited routes.
+func (a *API) limitFor(ctx *fasthttp.RequestCtx, r *route) (bool, time.Duration) {
+	if !r.limited {
+		return true, 0
+	}
+	return a.limit.allow(ctx)
 }
 
 // authorized checks the admin bearer key in constant time against every
