@@ -186,7 +186,7 @@ func (n *node) form(path string, values url.Values, headers ...string) response 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.client.Do(req)
 	if err != nil {
 		n.t.Fatal(err)
 	}

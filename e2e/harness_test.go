@@ -51,6 +51,8 @@ type node struct {
 	cmd  *exec.Cmd
 	log  *lockedBuffer
 	done chan struct{}
+	// client is the HTTP client (https with the test CA when TLS is on).
+	client *http.Client
 }
 
 type lockedBuffer struct {
@@ -85,10 +87,17 @@ func freePort(t testing.TB) int {
 // given) and extra flags and environment.
 func startNode(t testing.TB, db string, env []string, args ...string) *node {
 	t.Helper()
+	return startNodeWith(t, nil, db, env, args...)
+}
+
+// startNodeWith is startNode with a custom HTTP client (e.g. trusting a
+// test CA for TLS).
+func startNodeWith(t testing.TB, client *http.Client, db string, env []string, args ...string) *node {
+	t.Helper()
 	if db == "" {
 		db = filepath.Join(t.TempDir(), "revocation.db")
 	}
-	n := &node{t: t, DB: db, args: args, env: env}
+	n := &node{t: t, DB: db, args: args, env: env, client: client}
 	n.start()
 	t.Cleanup(n.stop)
 	return n
@@ -98,6 +107,14 @@ func (n *node) start() {
 	n.t.Helper()
 	n.Addr = fmt.Sprintf("127.0.0.1:%d", freePort(n.t))
 	n.URL = "http://" + n.Addr
+	if n.client == nil {
+		n.client = http.DefaultClient
+	}
+	for _, kv := range n.env {
+		if strings.HasPrefix(kv, "TLS_CERT=") {
+			n.URL = "https://" + n.Addr
+		}
+	}
 	args := append([]string{"--listen", n.Addr, "--sqlite-path", n.DB}, n.args...)
 	if !containsArg(n.args, "--no-dev") {
 		args = append([]string{"--dev"}, args...)
@@ -121,7 +138,7 @@ func (n *node) start() {
 			n.t.Fatalf("revocd exited during start-up:\n%s", n.log.String())
 		default:
 		}
-		resp, err := http.Get(n.URL + "/ready")
+		resp, err := n.client.Get(n.URL + "/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -240,7 +257,7 @@ func (n *node) do(method, path string, body any, headers ...string) response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.client.Do(req)
 	if err != nil {
 		n.t.Fatalf("%s %s: %v", method, path, err)
 	}
