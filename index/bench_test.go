@@ -168,6 +168,7 @@ func BenchmarkRevoke(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		ix := New(Options{})
+		defer reportCPU(b)()
 		i := 0
 		for b.Loop() {
 			if i == len(keys) {
@@ -182,6 +183,7 @@ func BenchmarkRevoke(b *testing.B) {
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		ix := New(Options{})
+		defer reportCPU(b)()
 		var next atomic.Int64
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {

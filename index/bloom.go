@@ -21,9 +21,10 @@ import (
 //     lock and never contend with each other.
 // BenchmarkBloomCompare measures both (see bloom_compare_test.go).
 //
-// Blocking costs a little accuracy at a given size; newBloomSizing computes
+// Blocking costs a little accuracy at a given size; bitsPerKeyFor computes
 // the bits per key that meet the requested false-positive rate for this
-// layout exactly (Poisson load per block), instead of the textbook formula.
+// layout exactly (Poisson load per block), instead of the textbook formula:
+// 10.1 bits per key for 1% (textbook unblocked: 9.6).
 
 const (
 	blockWords = 8               // uint64 words per block: one 64-byte cache line
@@ -96,7 +97,8 @@ func (f *bloomFilter) addUnpublished(h uint64) {
 }
 
 // mayContain reports whether the key may be in the set; false is certain.
-// It takes no lock and is safe concurrently with add.
+// It takes no lock and is safe concurrently with add. (The early exit per
+// word measured faster than a branch-free AND of all eight words.)
 func (f *bloomFilter) mayContain(h uint64) bool {
 	blk, x := f.probe(h)
 	for i := range blockWords {

@@ -144,7 +144,7 @@ func (a *API) Handler() fasthttp.RequestHandler {
 			a.d.Metrics.observe(rs[0].name, ctx.Response.StatusCode(), start)
 			return
 		}
-		ctx.Response.Header.Set("X-Request-Id", a.requestID(ctx))
+		a.setRequestID(ctx)
 		if ok, wait := a.limitFor(ctx, r); !ok {
 			a.writeError(ctx, errRateLimited(ctx, wait))
 		} else if r.admin && !a.authorized(ctx) {
@@ -217,21 +217,23 @@ func equalFoldASCII(b []byte, s string) bool {
 	return true
 }
 
-// requestID returns the client's X-Request-Id (bounded, printable) or a new
-// process-unique one.
-func (a *API) requestID(ctx *fasthttp.RequestCtx) string {
+// setRequestID sets the response's X-Request-Id: the client's (bounded,
+// printable) or a new process-unique one. It does not allocate.
+func (a *API) setRequestID(ctx *fasthttp.RequestCtx) {
 	if id := ctx.Request.Header.Peek("X-Request-Id"); len(id) > 0 && len(id) <= 64 && printable(id) {
-		ctx.SetUserValue("request_id", string(id))
-		return string(id)
+		ctx.Response.Header.SetBytesV("X-Request-Id", id)
+		return
 	}
-	id := strconv.FormatUint(a.nextID.Add(1), 36) + "-" + strconv.FormatInt(a.started.UnixNano()%1e9, 36)
-	ctx.SetUserValue("request_id", id)
-	return id
+	var buf [40]byte
+	b := strconv.AppendInt(buf[:0], a.started.UnixNano()%1e9, 36)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, a.nextID.Add(1), 36)
+	ctx.Response.Header.SetBytesV("X-Request-Id", b)
 }
 
+// requestID returns the request id set by setRequestID.
 func requestID(ctx *fasthttp.RequestCtx) string {
-	s, _ := ctx.UserValue("request_id").(string)
-	return s
+	return string(ctx.Response.Header.Peek("X-Request-Id"))
 }
 
 func printable(b []byte) bool {

@@ -99,20 +99,24 @@ type validateRequest struct {
 
 // validate serves POST /token/validate.
 func (a *API) validate(ctx *fasthttp.RequestCtx) error {
-	var req validateRequest
-	if err := decodeBody(ctx.PostBody(), &req); err != nil {
-		return err
+	raw, check, hasToken, ok := decodeValidateFast(ctx.PostBody())
+	if !ok {
+		var req validateRequest
+		if err := decodeBody(ctx.PostBody(), &req); err != nil {
+			return err
+		}
+		raw, hasToken = []byte(req.Token.Value), req.Token.Set
+		check = !req.CheckRevocation.Set || req.CheckRevocation.Value
 	}
-	if !req.Token.Set {
+	if !hasToken {
 		return errorf(http.StatusUnprocessableEntity, "token: field required")
 	}
 	if !a.d.Index.Ready() {
 		return errNotReady
 	}
-	check := !req.CheckRevocation.Set || req.CheckRevocation.Value
 	t := tokenPool.Get().(*token.Token)
 	t.Reset()
-	v := a.check([]byte(req.Token.Value), check, t)
+	v := a.check(raw, check, t)
 	a.d.Metrics.validation(a.outcome(v))
 	buf := bufPool.Get().(*[]byte)
 	*buf = appendVerdict((*buf)[:0], v)
