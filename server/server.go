@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -267,13 +268,18 @@ func transportError(ctx *fasthttp.RequestCtx, err error) {
 		status, detail = http.StatusRequestHeaderFieldsTooLarge, "Request header too large"
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		status, detail = http.StatusRequestEntityTooLarge, "Request body too large"
-	case errors.Is(err, fasthttp.ErrTimeout):
+	case errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err):
 		status, detail = http.StatusRequestTimeout, "Request timeout"
 	}
 	ctx.Response.Reset()
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBodyString(`{"detail":"` + detail + `"}`)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 type fasthttpLogger struct{ log *slog.Logger }

@@ -3,12 +3,13 @@ package token
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
 // benchSpec is a typical access token.
-var benchSpec = Spec{Subject: "user-12345", Extra: map[string]any{"scope": "read write"}}
+var benchSpec = Spec{Subject: "user-12345", TTL: 15 * time.Minute, Extra: map[string]any{"scope": "read write"}}
 
 func BenchmarkVerify(b *testing.B) {
 	type variant struct {

@@ -40,7 +40,7 @@ type Issuer struct {
 	Rand io.Reader
 }
 
-// Spec describes a token to issue.
+// Spec describes a token to issue. It is a plain value; Issue only reads it.
 type Spec struct {
 	// Subject is the "sub" claim (required).
 	Subject string
@@ -57,7 +57,8 @@ type Spec struct {
 }
 
 // Claims are the registered claims of a token, as owned strings. Issue
-// returns them; Token.Claims copies them out of a parsed token.
+// returns them; Token.Claims copies them out of a parsed token. A Claims is
+// a plain value with no synchronization of its own.
 type Claims struct {
 	Subject   string    // "sub"
 	ID        string    // "jti"
@@ -67,7 +68,8 @@ type Claims struct {
 	ExpiresAt time.Time // "exp" (second precision, UTC)
 	KeyID     string    // "kid" header
 	Alg       Algorithm // "alg" header
-	Extra     map[string]any
+	// Extra holds the additional claims (Issue: Spec.Extra as given).
+	Extra map[string]any
 }
 
 // Issue creates and signs a token for s with the ring's current key. The

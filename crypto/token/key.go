@@ -170,12 +170,15 @@ func (k *Key) algorithm() Algorithm {
 
 // verifyHMAC checks an HS256 signature with a pooled, pre-keyed HMAC.
 //
-// Why not jwt.SigningMethodHS256.Verify on the hot path: it calls hmac.New
-// for every token (re-deriving ipad/opad and allocating two SHA-256 states)
-// and Sum(nil); measured on this machine it costs ~6 allocs / ~650 B per
-// verification, versus 0 allocs here (see BenchmarkVerify/HS256 and
-// HS256-golangjwt-Verify). The comparison is constant-time (hmac.Equal) and
-// the result is identical; the golden tests check both paths agree.
+// Why not jwt.SigningMethodHS256.Verify on the hot path: it runs hmac.New
+// per token (two fresh SHA-256 states, ipad/opad derivation) and Sum(nil).
+// Measured here (BenchmarkVerify/HS256 vs HS256-golangjwt-Verify, Go 1.26,
+// 2-core VM, CPU time from perf task-clock deltas): golang-jwt's Verify
+// costs 7 allocs / 768 B and ~1.26 µs per full verification, this path
+// 0 allocs and ~0.78 µs. Pooled states are Reset (which restores the
+// precomputed keyed state) before use; the result is identical and the
+// comparison constant-time (hmac.Equal). TestHMACPathsAgree checks both
+// paths agree; Issue still signs through golang-jwt.
 func (m *material) verifyHMAC(signingInput, sig []byte) bool {
 	st := m.hmacPool.Get().(*hmacState)
 	st.h.Reset()

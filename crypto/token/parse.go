@@ -35,10 +35,13 @@ type Token struct {
 	// Payload is the decoded claims JSON, verbatim, so that it can be
 	// embedded as-is in API responses.
 	Payload []byte
-	// Signature is the decoded signature.
+	// Signature is the decoded signature. Verify leaves it nil when the
+	// verified-token cache answered (no signature check ran).
 	Signature []byte
 
 	// Alg, Kid and HeaderTyp are the header's "alg", "kid" and "typ".
+	// A present but empty member is a non-nil empty slice, so Kid == nil
+	// means "no kid" (Verify then uses the current key).
 	Alg, Kid, HeaderTyp []byte
 	// Sub, JTI, Iss and Typ are the string claims "sub", "jti", "iss" and
 	// "typ" (JSON escapes already decoded).
@@ -56,6 +59,7 @@ type Token struct {
 	Key *Key
 
 	signedLen int    // len("header.payload") in the token
+	sigOff    int    // offset of the signature slot in buf
 	buf       []byte // owns Header, Payload, Signature and unescaped strings
 }
 
@@ -138,6 +142,16 @@ var (
 // ErrTooLarge or ErrMalformed. It does not allocate once t's buffer has
 // grown, and is safe for concurrent use with distinct Tokens.
 func (v *Verifier) ParseUnverified(tok []byte, t *Token) error {
+	if err := v.parse(tok, t); err != nil {
+		return err
+	}
+	return t.decodeSignature(tok)
+}
+
+// parse is ParseUnverified without decoding the signature segment (Verify
+// decodes it only when a signature check actually runs): it reserves room
+// for it in t.buf and records where.
+func (v *Verifier) parse(tok []byte, t *Token) error {
 	t.Reset()
 	if len(tok) > v.maxBytes {
 		return v.errTooLarge
@@ -154,11 +168,11 @@ func (v *Verifier) ParseUnverified(tok []byte, t *Token) error {
 	if bytes.IndexByte(tok[d2+1:], '.') >= 0 {
 		return errSegments
 	}
-	h, p, sg := tok[:d1], tok[d1+1:d2], tok[d2+1:]
+	h, p := tok[:d1], tok[d1+1:d2]
 	if len(h) == 0 || len(p) == 0 {
 		return errEmptySeg
 	}
-	hl, pl, sl := len(h)*3/4, len(p)*3/4, len(sg)*3/4
+	hl, pl, sl := len(h)*3/4, len(p)*3/4, (len(tok)-d2-1)*3/4
 	// Room for the three decoded segments plus unescaped strings, which are
 	// never longer than their JSON source: the buffer never reallocates
 	// while slices into it are handed out.
@@ -178,12 +192,8 @@ func (v *Verifier) ParseUnverified(tok []byte, t *Token) error {
 	}
 	t.Payload = buf[off : off+n : off+n]
 	off += n
-	if n, ok = decodeB64(buf[off:], sg); !ok {
-		return errB64Sig
-	}
-	t.Signature = buf[off : off+n : off+n]
-	off += n
-	t.buf = buf[:off]
+	t.sigOff = off
+	t.buf = buf[:off+sl] // signature slot; unescaped strings go after it
 	t.signedLen = d2
 
 	sc := scanner{d: t.Header, t: t}
@@ -192,6 +202,19 @@ func (v *Verifier) ParseUnverified(tok []byte, t *Token) error {
 	}
 	sc = scanner{d: t.Payload, t: t}
 	return sc.object(false)
+}
+
+// decodeSignature decodes the signature segment of tok (the token t was
+// parsed from) into its reserved slot and sets t.Signature.
+func (t *Token) decodeSignature(tok []byte) error {
+	sig := tok[t.signedLen+1:]
+	slot := t.buf[t.sigOff : t.sigOff+len(sig)*3/4]
+	n, ok := decodeB64(slot, sig)
+	if !ok {
+		return errB64Sig
+	}
+	t.Signature = slot[:n:n]
+	return nil
 }
 
 // b64Dec maps base64url characters to their 6-bit values; 0xFF elsewhere.
@@ -211,8 +234,8 @@ var b64Dec = func() (t [256]byte) {
 // encoding/base64 would silently skip) and zero trailing bits, so every
 // token has exactly one accepted encoding. dst must hold len(src)*3/4
 // bytes. It is equivalent to base64.RawURLEncoding.Strict().Decode plus
-// the rejection of '\r' and '\n' (FuzzDecodeB64 checks this), and about
-// twice as fast.
+// the rejection of '\r' and '\n' (FuzzDecodeB64 checks this), which would
+// otherwise need an extra pass over the token; it is also ~10% faster.
 func decodeB64(dst, src []byte) (int, bool) {
 	n, i := 0, 0
 	for ; i+4 <= len(src); i += 4 {
@@ -428,7 +451,7 @@ func (s *scanner) stringValue() ([]byte, bool) {
 		return nil, false
 	}
 	if !esc {
-		return raw, true
+		return raw[:len(raw):len(raw)], true
 	}
 	return s.unescape(raw), true
 }

@@ -8,7 +8,8 @@ import (
 	"unsafe"
 )
 
-// VerifierOptions configures a Verifier. The zero value is usable.
+// VerifierOptions configures a Verifier. The zero value is usable;
+// NewVerifier copies it, so later changes have no effect.
 type VerifierOptions struct {
 	// Issuer, if non-empty, must equal the token's "iss" claim.
 	Issuer string
@@ -87,7 +88,8 @@ var (
 
 // Verify parses tok into t and validates it:
 //
-//  1. ParseUnverified (size, structure, JSON; header "typ", if any, "JWT");
+//  1. ParseUnverified (size, structure, JSON; header "typ", if any, "JWT";
+//     the signature segment is decoded only if step 4 needs it);
 //  2. key selection: the "kid" header's key (ErrUnknownKey if not in the
 //     ring), or the current key if the token has no kid;
 //  3. algorithm allow-list by key: "alg" must equal the key's algorithm
@@ -108,7 +110,7 @@ func (v *Verifier) Verify(tok []byte, t *Token) error {
 	if t == nil {
 		return errNilToken
 	}
-	if err := v.ParseUnverified(tok, t); err != nil {
+	if err := v.parse(tok, t); err != nil {
 		return err
 	}
 	if len(t.Alg) == 0 {
@@ -125,7 +127,7 @@ func (v *Verifier) Verify(tok []byte, t *Token) error {
 	}
 	st := v.ring.load()
 	var key *Key
-	if len(t.Kid) == 0 {
+	if t.Kid == nil { // no "kid" member at all; "kid":"" names no key
 		if key = st.current; key == nil || key.m == nil {
 			return errNoCurrent
 		}
@@ -136,8 +138,8 @@ func (v *Verifier) Verify(tok []byte, t *Token) error {
 	if !bytes.Equal(t.Alg, m.algBytes) {
 		return fmt.Errorf("token: alg %.32q does not match the %s key %q: %w", t.Alg, m.alg, key.ID, ErrAlgorithm)
 	}
-	if !v.verifySignature(tok, t, key) {
-		return errBadSig
+	if err := v.verifySignature(tok, t, key); err != nil {
+		return err
 	}
 	t.Key = key
 
@@ -158,26 +160,34 @@ func (v *Verifier) Verify(tok []byte, t *Token) error {
 	return nil
 }
 
-// verifySignature checks t.Signature over the signing input of tok.
-func (v *Verifier) verifySignature(tok []byte, t *Token, key *Key) bool {
+// verifySignature checks the signature of tok (parsed into t) with key,
+// decoding it first unless the verified-token cache answers.
+func (v *Verifier) verifySignature(tok []byte, t *Token, key *Key) error {
 	m := key.m
-	input := tok[:t.signedLen]
+	cached := m.alg != AlgHS256 && v.cache != nil
+	if cached && v.cache.contains(tok, key) {
+		return nil
+	}
+	if err := t.decodeSignature(tok); err != nil {
+		return err
+	}
 	if len(t.Signature) == 0 {
-		return false
+		return errBadSig
 	}
+	input := tok[:t.signedLen]
 	if m.alg == AlgHS256 && !v.jwtHMAC {
-		return m.verifyHMAC(input, t.Signature)
-	}
-	if m.alg != AlgHS256 && v.cache != nil && v.cache.contains(tok, key) {
-		return true
+		if !m.verifyHMAC(input, t.Signature) {
+			return errBadSig
+		}
+		return nil
 	}
 	// Zero-copy string view; golang-jwt's Verify does not retain it.
 	s := unsafe.String(unsafe.SliceData(input), len(input))
 	if m.method.Verify(s, t.Signature, m.verifyKey) != nil {
-		return false
+		return errBadSig
 	}
-	if m.alg != AlgHS256 && v.cache != nil {
+	if cached {
 		v.cache.add(tok, key)
 	}
-	return true
+	return nil
 }

@@ -636,3 +636,14 @@ func TestAudienceType(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyKidIsUnknown(t *testing.T) {
+	f := newFixture(t, VerifierOptions{})
+	k := f.keys[AlgHS256]
+	if _, err := verifyErr(f, rawToken(t, k, `{"alg":"HS256","kid":""}`, claimsJSON(""))); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf(`"kid":"": %v`, err)
+	}
+	if _, err := verifyErr(f, rawToken(t, k, `{"alg":"HS256"}`, claimsJSON(""))); err != nil {
+		t.Fatalf("no kid, current key: %v", err)
+	}
+}

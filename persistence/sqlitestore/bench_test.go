@@ -3,23 +3,42 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
+	mrand "math/rand/v2"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/revocd/revocd/revocation"
 )
 
 // BenchmarkCommitBatch measures durable group commits: one op is one
 // transaction of k events (with 3309-byte signatures), fsynced on Commit.
+// Event ids are UUIDv7 and expiries follow ts, so the index inserts append;
+// "random" uses UUIDv4 ids and expiries spread over a day, the worst case
+// where every event dirties its own index pages.
 //
-//	go test -run '^$' -bench CommitBatch -benchtime 3s ./persistence/sqlitestore/
+//	go test -run '^$' -bench CommitBatch -benchtime 200x ./persistence/sqlitestore/
 func BenchmarkCommitBatch(b *testing.B) {
-	for _, k := range []int{1, 64, 256} {
-		b.Run(fmt.Sprintf("events=%d", k), func(b *testing.B) {
+	for _, c := range []struct {
+		k      int
+		random bool
+	}{{1, false}, {64, false}, {256, false}, {256, true}} {
+		name := fmt.Sprintf("events=%d", c.k)
+		if c.random {
+			name += "/random"
+		}
+		k := c.k
+		b.Run(name, func(b *testing.B) {
 			s, _ := openTest(b)
 			ctx := context.Background()
 			evs := make([]*revocation.Event, b.N*k)
 			for i := range evs {
-				evs[i] = mkEvent("bench", uint64(i+1), int64(i), 1e15)
+				ts := int64(1.7e12) + int64(i)
+				evs[i] = mkEvent("bench", uint64(i+1), ts, ts+3_600_000)
+				if c.random {
+					evs[i].EventID = uuid.NewString()
+					evs[i].ExpiresAt = ts + mrand.Int64N(86_400_000)
+				}
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

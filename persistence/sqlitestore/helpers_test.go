@@ -34,7 +34,7 @@ func openTest(t testing.TB) (*Store, string) {
 
 func mkEvent(origin string, seq uint64, ts, expires int64) *revocation.Event {
 	return &revocation.Event{
-		EventID:   uuid.NewString(),
+		EventID:   uuid.Must(uuid.NewV7()).String(),
 		Type:      revocation.TypeJTI,
 		Value:     uuid.NewString(),
 		TS:        ts,

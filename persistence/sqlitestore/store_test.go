@@ -442,3 +442,41 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("Open(newer schema) = %v, want ErrSchemaTooNew", err)
 	}
 }
+
+func TestBeginContextCancelRollsBack(t *testing.T) {
+	s, _ := openTest(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.InsertEvent(mkEvent("n1", 1, 1, 1e15), 1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := tx.Commit(); err == nil {
+		t.Fatal("Commit after the Begin context was cancelled succeeded")
+	}
+	if n, _ := s.CountEvents(context.Background()); n != 0 {
+		t.Fatalf("cancelled transaction left %d events", n)
+	}
+	insertEvents(t, s, mkEvent("n1", 1, 1, 1e15)) // the writer is free again
+}
+
+func TestCheckpointAndPing(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	insertEvents(t, s, mkEvent("n1", 1, 1, 1e15))
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}

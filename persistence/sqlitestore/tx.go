@@ -82,7 +82,11 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, wrap("begin", err)
 	}
-	return &Tx{s: s, ctx: ctx, tx: t}, nil
+	// Statements run under a context without cancellation: a done ctx
+	// already rolls the whole transaction back (database/sql watches it), and
+	// a cancellable context would cost the driver a watcher goroutine per
+	// statement on the group-commit hot path.
+	return &Tx{s: s, ctx: context.WithoutCancel(ctx), tx: t}, nil
 }
 
 // stmt returns write statement i bound to this transaction, reusing the
@@ -102,7 +106,11 @@ func (tx *Tx) Commit() error {
 		return wrap("commit", ErrTxDone)
 	}
 	tx.done = true
-	return wrap("commit", tx.tx.Commit())
+	if err := tx.tx.Commit(); err != nil {
+		return wrap("commit", err)
+	}
+	tx.s.dirty.Store(true)
+	return nil
 }
 
 // Rollback discards the transaction. After Commit or Rollback it is a no-op
