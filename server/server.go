@@ -81,11 +81,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		return err
 	}
 	metrics := httpapi.NewMetrics(nil)
+	nm := registerNodeMetrics(metrics.Registry(), ix)
 	// fanOut receives every committed batch on the audit writer's goroutine
 	// and hands it on without blocking.
 	var fanOut func(audit.Committed)
 	auditPID := engine.Spawn(audit.New(audit.Config{
 		Store: store, Signer: sec.signer, Index: ix, Origin: cfg.NodeID, Logger: log.With("actor", "audit"),
+		Observe: nm.observeCommit,
 		OnCommit: func(c audit.Committed) {
 			if fanOut != nil {
 				fanOut(c)
