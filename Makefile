@@ -38,6 +38,9 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s)
 	  done; \
 	done
 
+soak: ## bounded mixed-load soak of the real binary (SOAK_DURATION, default 5m): errors, lost revocations, memory growth
+	$(GO) test -tags soak -count=1 -run '^TestSoak' -timeout 30m -v ./e2e/
+
 proto: ## regenerate protobuf + vtprotobuf code (needs protoc, protoc-gen-go, protoc-gen-go-vtproto)
 	protoc --go_out=. --go_opt=paths=source_relative \
 	  --go-vtproto_out=. --go-vtproto_opt=paths=source_relative,features=marshal+unmarshal+size \
@@ -45,3 +48,15 @@ proto: ## regenerate protobuf + vtprotobuf code (needs protoc, protoc-gen-go, pr
 
 clean: ## remove build output
 	rm -rf $(BIN)
+
+.PHONY: bench-quick
+bench: ## benchmark harness: every scenario, ratios and DESIGN §9 targets (< 10 min; writes bench/results/)
+	$(GO) run ./bench -profile full -revoke-redis -index-memory
+
+bench-quick: ## benchmark harness, about a minute
+	$(GO) run ./bench -profile quick
+
+.PHONY: test-browser
+test-browser: ## headless-Chromium test of /docs (needs Debian's chromium: apt-get install -y chromium); screenshot in browser/out/
+	@command -v $${CHROMIUM_PATH:-/usr/bin/chromium} >/dev/null 2>&1 || { echo "test-browser: Chromium not found at $${CHROMIUM_PATH:-/usr/bin/chromium}; install it with: apt-get install -y chromium" >&2; exit 1; }
+	cd browser && npm ci --no-audit --no-fund && node docs.spec.mjs

@@ -73,7 +73,7 @@ func ctl(t *testing.T, n *node, env []string, args ...string) ctlResult {
 	return ctlResult{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
 }
 
-// ctlOK runs revoctl and requires exit code want.
+// ctlWant runs revoctl and requires exit code want.
 func ctlWant(t *testing.T, n *node, want int, args ...string) ctlResult {
 	t.Helper()
 	r := ctl(t, n, nil, args...)

@@ -2,12 +2,18 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/revocd/revocd/actors/cluster"
 	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/persistence/sqlitestore"
 	"github.com/revocd/revocd/revocation"
@@ -39,9 +45,21 @@ type clusterNode interface {
 	Close()
 }
 
-// newEngine returns the node's actor engine, with remoting when
-// CLUSTER_LISTEN is set.
+// newEngine returns the node's actor engine, with remoting on
+// CLUSTER_LISTEN when set (mutual TLS when CLUSTER_TLS_* are set). The
+// remoting listener starts with the replicator, in startCluster.
 func newEngine(cfg *config.Config) (*actor.Engine, error) {
+	tlsCfg, err := clusterTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ClusterListen != "" {
+		e, err := cluster.NewEngine(cfg.ClusterListen, tlsCfg)
+		if err != nil {
+			return nil, fmt.Errorf("server: CLUSTER_LISTEN %s: %w", cfg.ClusterListen, err)
+		}
+		return e, nil
+	}
 	e, err := actor.NewEngine(actor.NewEngineConfig())
 	if err != nil {
 		return nil, fmt.Errorf("server: actor engine: %w", err)
@@ -49,11 +67,111 @@ func newEngine(cfg *config.Config) (*actor.Engine, error) {
 	return e, nil
 }
 
-// startCluster starts replication with the configured peers (a no-op node
-// without cluster configuration).
-func startCluster(ctx context.Context, d clusterDeps) (clusterNode, error) {
-	return singleNode{}, nil
+// clusterTLS loads the mutual-TLS configuration of the remoting layer, nil
+// when none of CLUSTER_TLS_CERT/KEY/CA is set. Both directions present the
+// node certificate and require the other side's to chain to the CA; the
+// dialling side also checks the peer certificate's name against the host of
+// its CLUSTER_PEERS address, so node certificates need that name or IP as a
+// SAN and both serverAuth and clientAuth usages (or none).
+func clusterTLS(cfg *config.Config) (*tls.Config, error) {
+	vars := []struct{ name, val string }{
+		{"CLUSTER_TLS_CERT", cfg.ClusterTLSCert}, {"CLUSTER_TLS_KEY", cfg.ClusterTLSKey}, {"CLUSTER_TLS_CA", cfg.ClusterTLSCA},
+	}
+	var set, missing []string
+	for _, v := range vars {
+		if v.val == "" {
+			missing = append(missing, v.name)
+		} else {
+			set = append(set, v.name)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		return nil, nil
+	case len(missing) > 0:
+		return nil, fmt.Errorf("server: cluster TLS needs CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA together; missing %s", strings.Join(missing, ", "))
+	case cfg.ClusterListen == "":
+		return nil, errors.New("server: CLUSTER_TLS_* are set but CLUSTER_LISTEN is not")
+	}
+	certPEM, err := os.ReadFile(cfg.ClusterTLSCert)
+	if err != nil {
+		return nil, fmt.Errorf("server: CLUSTER_TLS_CERT: %w", err)
+	}
+	keyPEM, err := os.ReadFile(cfg.ClusterTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("server: CLUSTER_TLS_KEY: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("server: CLUSTER_TLS_CERT/CLUSTER_TLS_KEY (%s, %s): %w", cfg.ClusterTLSCert, cfg.ClusterTLSKey, err)
+	}
+	caPEM, err := os.ReadFile(cfg.ClusterTLSCA)
+	if err != nil {
+		return nil, fmt.Errorf("server: CLUSTER_TLS_CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("server: CLUSTER_TLS_CA %s: no PEM certificate found", cfg.ClusterTLSCA)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{pair},
+		RootCAs:      pool,
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+	}, nil
 }
+
+// startCluster starts replication with the configured peers (a no-op node
+// without CLUSTER_LISTEN).
+func startCluster(ctx context.Context, d clusterDeps) (clusterNode, error) {
+	if d.Cfg.ClusterListen == "" {
+		return singleNode{}, nil
+	}
+	tlsCfg, err := clusterTLS(d.Cfg)
+	if err != nil {
+		return nil, err
+	}
+	if tlsCfg == nil {
+		d.Log.Warn("cluster traffic is neither encrypted nor authenticated: set CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA")
+	}
+	if len(d.Cfg.ClusterPeers) == 0 {
+		d.Log.Warn("CLUSTER_LISTEN is set but CLUSTER_PEERS is empty: this node only answers peers that are not configured, i.e. none")
+	}
+	peers := make([]cluster.Peer, len(d.Cfg.ClusterPeers))
+	for i, p := range d.Cfg.ClusterPeers {
+		peers[i] = cluster.Peer{ID: p.ID, Addr: p.Addr}
+	}
+	n, err := cluster.Start(ctx, cluster.Config{
+		NodeID: d.Cfg.NodeID, Peers: peers, Engine: d.Engine, Store: d.Store, Ingest: d.Ingest,
+		TLS: tlsCfg, Logger: d.Log, Registry: d.Registry,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: start cluster: %w", err)
+	}
+	return &multiNode{n: n}, nil
+}
+
+// multiNode adapts cluster.Node to clusterNode.
+type multiNode struct{ n *cluster.Node }
+
+func (m *multiNode) Broadcast(events []revocation.Event) { m.n.Broadcast(events) }
+
+// Status reports "peer:<id>" checks. A peer's check fails only while this
+// node is still catching up with it after start (bounded by the cluster's
+// start-up grace): a disconnected peer never fails /ready, since this node
+// keeps validating from its own index and accepting revocations, and the
+// peer converges by anti-entropy when it returns. Detail says
+// "connected"/"disconnected" and the peer's lag.
+func (m *multiNode) Status() map[string]httpapi.Check {
+	out := map[string]httpapi.Check{}
+	for _, s := range m.n.Status() {
+		out["peer:"+s.ID] = httpapi.Check{OK: s.Settled, Detail: s.Detail()}
+	}
+	return out
+}
+
+func (m *multiNode) Close() { m.n.Close() }
 
 type singleNode struct{}
 

@@ -181,6 +181,11 @@ func (a *outboxActor) Receive(c *actor.Context) {
 	case actor.Stopped:
 		if a.started {
 			a.poller.Stop()
+			// One last attempt on shutdown (bounded by Timeout); what is
+			// not delivered stays in the outbox for the next start.
+			if a.cursor < a.head {
+				a.drain(c)
+			}
 		}
 	case *Notify:
 		if m.LastID > a.head {

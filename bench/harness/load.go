@@ -38,6 +38,9 @@ type LoadSpec struct {
 	Conns    int
 	Warmup   time.Duration
 	Duration time.Duration
+	// PIDs are the server processes whose CPU time is attributed to the
+	// step.
+	PIDs []int
 }
 
 // maxExamples bounds the wrong answers kept for the report.
@@ -65,6 +68,15 @@ func (c *loadCounters) example(s string) {
 // runLoad runs spec against wl and returns the measured step. Wrong
 // answers are counted in Step.Errors, never returned as an error.
 func (r *runner) runLoad(ctx context.Context, spec LoadSpec, wl Workload) Step {
+	var acc stepAccumulator
+	acc.add(r.measureLoad(ctx, spec, wl))
+	return acc.step()
+}
+
+// measureLoad runs one step (after waiting for a quiet machine) and
+// returns its counters, latencies and CPU samples.
+func (r *runner) measureLoad(ctx context.Context, spec LoadSpec, wl Workload) measured {
+	r.waitQuiet(ctx)
 	client := &fasthttp.HostClient{
 		Addr: spec.Addr, MaxConns: spec.Conns, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 		MaxIdleConnDuration: time.Minute, NoDefaultUserAgentHeader: true, MaxConnWaitTimeout: 10 * time.Second,
@@ -83,7 +95,9 @@ func (r *runner) runLoad(ctx context.Context, spec LoadSpec, wl Workload) Step {
 	c := &loadCounters{}
 	r.progress.phase(label, spec.Duration, &c.requests)
 	hists := make([]*hdrhistogram.Histogram, spec.Conns)
+	cpu0 := sampleCPU(spec.PIDs)
 	elapsed := r.drive(ctx, client, spec, workers, spec.Duration, c, hists)
+	cpu1 := sampleCPU(spec.PIDs)
 	r.progress.done()
 
 	h := newHist()
@@ -95,12 +109,7 @@ func (r *runner) runLoad(ctx context.Context, spec LoadSpec, wl Workload) Step {
 		Seconds: elapsed.Seconds(), Requests: c.requests.Load(), Items: c.items.Load(),
 		Errors: c.wrong.Load() + c.transport.Load(), TransportErrors: c.transport.Load(), Examples: c.examples,
 	}
-	st.setLatency(h)
-	if st.Seconds > 0 {
-		st.RequestsPerSec = float64(st.Requests) / st.Seconds
-		st.Throughput = float64(st.Items) / st.Seconds
-	}
-	return st
+	return measured{step: st, hist: h, cpu0: cpu0, cpu1: cpu1}
 }
 
 // newHist returns a latency histogram in microseconds (1 µs .. 60 s).

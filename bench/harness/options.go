@@ -21,14 +21,23 @@ const (
 )
 
 // AllScenarios lists every scenario in run order.
-var AllScenarios = []string{ScenarioCeiling, ScenarioValidate, ScenarioBaseline, ScenarioBatch,
-	ScenarioRevoke, ScenarioPropagation, ScenarioStartup, ScenarioMemory}
+func AllScenarios() []string {
+	return []string{ScenarioCeiling, ScenarioValidate, ScenarioBaseline, ScenarioBatch,
+		ScenarioRevoke, ScenarioPropagation, ScenarioStartup, ScenarioMemory}
+}
 
 // Profile sizes a run: how long each step lasts and how much data is made.
 type Profile struct {
 	Name string
 	// Warmup and Step are the durations of each load step's phases.
 	Warmup, Step time.Duration
+	// Rounds splits each step of the validate family into rounds that
+	// alternate between the servers compared (ceiling, validate,
+	// redis-baseline), so a burst of outside load hits them alike.
+	Rounds int
+	// QuietBudget is the total time the run may spend waiting for the
+	// machine to be quiet before steps (0: never wait).
+	QuietBudget time.Duration
 	// Conns are the connection counts of the validate family; the
 	// ratios' headline uses HeadlineConns.
 	Conns         []int
@@ -44,6 +53,9 @@ type Profile struct {
 	ValidTokens int
 	// PropagationSamples is the number of revocations timed across nodes.
 	PropagationSamples int
+	// PropagationProbe bounds the wait for the first revocation to reach
+	// the other nodes; past it the scenario is "not available".
+	PropagationProbe time.Duration
 	// StartupEntries is the number of active revocations pre-loaded for
 	// the start-up and RSS measurement.
 	StartupEntries int
@@ -56,15 +68,15 @@ type Profile struct {
 // and smoke (a few seconds, correctness only).
 func Profiles() map[string]Profile {
 	return map[string]Profile{
-		"full": {Name: "full", Warmup: 1 * time.Second, Step: 8 * time.Second, Conns: []int{8, 32, 64}, HeadlineConns: 32,
+		"full": {Name: "full", Warmup: 1 * time.Second, Step: 9 * time.Second, Rounds: 3, QuietBudget: 2 * time.Minute, Conns: []int{8, 32, 64}, HeadlineConns: 32,
 			BatchSizes: []int{100, 1000}, BatchConns: 8, RevokeConns: []int{64, 256}, ValidTokens: 2000,
-			PropagationSamples: 300, StartupEntries: 1_000_000, IndexEntries: 10_000_000},
-		"quick": {Name: "quick", Warmup: 500 * time.Millisecond, Step: 2 * time.Second, Conns: []int{32}, HeadlineConns: 32,
+			PropagationSamples: 300, PropagationProbe: 5 * time.Second, StartupEntries: 1_000_000, IndexEntries: 10_000_000},
+		"quick": {Name: "quick", Warmup: 500 * time.Millisecond, Step: 2 * time.Second, Rounds: 1, QuietBudget: 10 * time.Second, Conns: []int{32}, HeadlineConns: 32,
 			BatchSizes: []int{1000}, BatchConns: 8, RevokeConns: []int{128}, ValidTokens: 600,
-			PropagationSamples: 50, StartupEntries: 200_000, IndexEntries: 1_000_000},
-		"smoke": {Name: "smoke", Warmup: 0, Step: 400 * time.Millisecond, Conns: []int{8}, HeadlineConns: 8,
+			PropagationSamples: 50, PropagationProbe: 3 * time.Second, StartupEntries: 200_000, IndexEntries: 1_000_000},
+		"smoke": {Name: "smoke", Warmup: 0, Step: 400 * time.Millisecond, Rounds: 1, Conns: []int{8}, HeadlineConns: 8,
 			BatchSizes: []int{100}, BatchConns: 4, RevokeConns: []int{16}, ValidTokens: 120,
-			PropagationSamples: 5, StartupEntries: 5_000, IndexEntries: 100_000},
+			PropagationSamples: 5, PropagationProbe: 2 * time.Second, StartupEntries: 5_000, IndexEntries: 100_000},
 	}
 }
 
@@ -106,8 +118,8 @@ func ParseScenarios(list string) ([]string, error) {
 	var out []string
 	for _, s := range strings.Split(list, ",") {
 		s = strings.TrimSpace(s)
-		if !slices.Contains(AllScenarios, s) {
-			return nil, fmt.Errorf("unknown scenario %q (want %s)", s, strings.Join(AllScenarios, ", "))
+		if !slices.Contains(AllScenarios(), s) {
+			return nil, fmt.Errorf("unknown scenario %q (want %s)", s, strings.Join(AllScenarios(), ", "))
 		}
 		out = append(out, s)
 	}

@@ -27,6 +27,15 @@ type Step struct {
 	P99ms      float64 `json:"p99_ms"`
 	P999ms     float64 `json:"p999_ms"`
 	MaxMs      float64 `json:"max_ms"`
+	// ServerCPUus is the CPU time the measured servers (revocd, or the
+	// reference server and its redis-server) used per request, and
+	// ClientCPUus the load generator's: unlike throughput, they do not
+	// depend on what else the machine is doing.
+	ServerCPUus float64 `json:"server_cpu_us_per_req"`
+	ClientCPUus float64 `json:"client_cpu_us_per_req"`
+	// OthersCPUPct is the share of the machine's CPU used by processes
+	// outside this benchmark during the step (noise).
+	OthersCPUPct float64 `json:"others_cpu_pct"`
 	// Errors counts wrong answers and transport errors (a subset, also
 	// in TransportErrors). Any error fails the run.
 	Errors          int64    `json:"errors"`

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -25,6 +26,8 @@ type runner struct {
 	dir      string
 	progress *progress
 	rep      *Report
+	// quietBudget is what is left of Profile.QuietBudget.
+	quietBudget time.Duration
 }
 
 // Run executes the selected scenarios and returns the report. The error
@@ -47,7 +50,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer os.RemoveAll(dir)
 
 	r := &runner{opts: opts, prof: opts.Profile, dir: dir, progress: newProgress(opts.Progress),
-		rep: &Report{Profile: opts.Profile.Name, Started: time.Now(), Machine: readMachine()}}
+		rep: &Report{Profile: opts.Profile.Name, Started: time.Now(), Machine: readMachine()}, quietBudget: opts.Profile.QuietBudget}
 	r.progress.logf("building revocd and the reference server")
 	if r.bins, err = buildBinaries(ctx, opts.ModuleDir, dir, opts.RevocdBin); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -73,8 +76,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		if err := s.fn(ctx); err != nil {
 			if errors.Is(err, errNotAvailable) {
-				r.rep.Unavailable = append(r.rep.Unavailable, Unavailable{Scenario: s.name, Reason: err.Error()})
-				r.progress.logf("%s: %v", s.name, err)
+				reason := strings.TrimPrefix(err.Error(), errNotAvailable.Error()+": ")
+				r.rep.Unavailable = append(r.rep.Unavailable, Unavailable{Scenario: s.name, Reason: reason})
+				r.progress.logf("%s NOT AVAILABLE: %s", s.name, reason)
 				continue
 			}
 			r.rep.Errors = append(r.rep.Errors, fmt.Sprintf("%s: %v", s.name, err))
