@@ -117,3 +117,11 @@ func TestEveryVariableHasAFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestToolModesNeedNoServerSecrets(t *testing.T) {
+	fs := flag.NewFlagSet("revocd consume", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if _, err := Load(fs, nil, func(string) string { return "" }, WithoutServerSecrets()); err != nil {
+		t.Fatalf("consume mode refused without server secrets: %v", err)
+	}
+}

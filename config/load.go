@@ -25,10 +25,24 @@ func Variables() []Variable {
 	return out
 }
 
+// LoadOption changes how Load validates.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct{ serverSecrets bool }
+
+// WithoutServerSecrets skips the production checks of the token secret and
+// admin API keys, for modes that neither issue tokens nor serve the admin
+// API (`revocd consume`, `revocd event-key`).
+func WithoutServerSecrets() LoadOption { return func(o *loadOptions) { o.serverSecrets = false } }
+
 // Load parses args (without the program name) and getenv into a validated
 // Config. fs receives the flags; its output is used for usage messages.
 // A returned error wraps ErrInvalid or ErrInsecure and names the variable.
-func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config, error) {
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string, opts ...LoadOption) (*Config, error) {
+	lo := loadOptions{serverSecrets: true}
+	for _, o := range opts {
+		o(&lo)
+	}
 	values := make([]*string, len(settings))
 	for i, s := range settings {
 		values[i] = fs.String(s.flagName(), "", s.usage+" (env "+s.env+", default "+quoteDefault(s.def)+")")
@@ -75,13 +89,13 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config,
 			return nil, fmt.Errorf("%w: %s (--%s) = %q: %w", ErrInvalid, s.env, s.flagName(), v, err)
 		}
 	}
-	if err := c.validate(); err != nil {
+	if err := c.validate(lo.serverSecrets); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Config) validate() error {
+func (c *Config) validate(serverSecrets bool) error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("%w: TLS_CERT and TLS_KEY must be set together", ErrInvalid)
 	}
@@ -91,7 +105,7 @@ func (c *Config) validate() error {
 	if len(c.ClusterPeers) > 0 && c.ClusterListen == "" {
 		return fmt.Errorf("%w: CLUSTER_PEERS needs CLUSTER_LISTEN", ErrInvalid)
 	}
-	if c.Dev {
+	if c.Dev || !serverSecrets {
 		return nil
 	}
 	if c.JWTSecretKey == SeedDefaultSecret {

@@ -43,7 +43,11 @@ func MainIO(ctx context.Context, args []string, getenv func(string) string, stdo
 		fmt.Fprintf(stderr, "Usage: revocd [flags]\n\nEvery flag can also be set by the environment variable named in its help.\n\n")
 		fs.PrintDefaults()
 	}
-	cfg, err := config.Load(fs, args, getenv)
+	var opts []config.LoadOption
+	if mode != "serve" {
+		opts = append(opts, config.WithoutServerSecrets())
+	}
+	cfg, err := config.Load(fs, args, getenv, opts...)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
