@@ -41,8 +41,8 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s)
 soak: ## bounded mixed-load soak of the real binary (SOAK_DURATION, default 5m): errors, lost revocations, memory growth
 	$(GO) test -tags soak -count=1 -run '^TestSoak' -timeout 30m -v ./e2e/
 
-proto: ## regenerate protobuf + vtprotobuf code (needs protoc, protoc-gen-go, protoc-gen-go-vtproto)
-	protoc --go_out=. --go_opt=paths=source_relative \
+proto: ## regenerate transport/remote protobuf + vtprotobuf code (apt install protobuf-compiler; go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12 github.com/planetscale/vtprotobuf/cmd/protoc-gen-go-vtproto@v0.5.0)
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
 	  --go-vtproto_out=. --go-vtproto_opt=paths=source_relative,features=marshal+unmarshal+size \
 	  transport/remote/*.proto
 
