@@ -32,7 +32,20 @@ type verdict struct {
 var (
 	tokenPool = sync.Pool{New: func() any { return new(token.Token) }}
 	bufPool   = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+	listPool  = sync.Pool{New: func() any { l := make([][]byte, 0, 64); return &l }}
 )
+
+func outcomeIndex(o string) int {
+	switch o {
+	case outcomeValid:
+		return 0
+	case outcomeRevoked:
+		return 1
+	case outcomeExpired:
+		return 2
+	}
+	return 3
+}
 
 // check validates tok: revocation first (jti → sub → kid; revoked beats
 // expired and badly signed), then signature, algorithm, issuer and times.
@@ -76,7 +89,14 @@ func appendVerdict(dst []byte, v verdict) []byte {
 	dst = append(dst, `,"revoked":`...)
 	dst = strconv.AppendBool(dst, v.revoked)
 	dst = append(dst, `,"message":`...)
-	dst = strconv.AppendQuote(dst, v.message)
+	switch v.message {
+	case msgValid:
+		dst = append(dst, `"`+msgValid+`"`...)
+	case msgRevoked:
+		dst = append(dst, `"`+msgRevoked+`"`...)
+	default:
+		dst = strconv.AppendQuote(dst, v.message)
+	}
 	return append(dst, '}')
 }
 
@@ -135,38 +155,51 @@ type batchRequest struct {
 // validateBatch serves POST /token/validate/batch: one result per token, in
 // order.
 func (a *API) validateBatch(ctx *fasthttp.RequestCtx) error {
-	var req batchRequest
-	if err := decodeBody(ctx.PostBody(), &req); err != nil {
-		return err
+	list := listPool.Get().(*[][]byte)
+	defer func() { *list = (*list)[:0]; listPool.Put(list) }()
+	tokens, check, hasTokens, ok := decodeBatchFast(ctx.PostBody(), *list)
+	if !ok {
+		var req batchRequest
+		if err := decodeBody(ctx.PostBody(), &req); err != nil {
+			return err
+		}
+		tokens, hasTokens = tokens[:0], req.Tokens != nil
+		for i, tok := range req.Tokens {
+			if !tok.Set {
+				return errorf(http.StatusUnprocessableEntity, "tokens[%d]: expected a string", i)
+			}
+			tokens = append(tokens, []byte(tok.Value))
+		}
+		check = !req.CheckRevocation.Set || req.CheckRevocation.Value
 	}
-	if req.Tokens == nil {
+	*list = tokens
+	if !hasTokens {
 		return errorf(http.StatusUnprocessableEntity, "tokens: field required")
 	}
-	if len(req.Tokens) > a.cfg.MaxBatchTokens {
+	if len(tokens) > a.cfg.MaxBatchTokens {
 		return errorf(http.StatusUnprocessableEntity, "tokens: at most %d tokens per request", a.cfg.MaxBatchTokens)
-	}
-	for i, tok := range req.Tokens {
-		if !tok.Set {
-			return errorf(http.StatusUnprocessableEntity, "tokens[%d]: expected a string", i)
-		}
 	}
 	if !a.d.Index.Ready() {
 		return errNotReady
 	}
-	check := !req.CheckRevocation.Set || req.CheckRevocation.Value
 	t := tokenPool.Get().(*token.Token)
 	buf := bufPool.Get().(*[]byte)
 	out := append((*buf)[:0], `{"results":[`...)
-	for i, tok := range req.Tokens {
+	var counts [4]int
+	for i, tok := range tokens {
 		if i > 0 {
 			out = append(out, ',')
 		}
 		t.Reset()
-		v := a.check([]byte(tok.Value), check, t)
-		a.d.Metrics.validation(a.outcome(v))
+		v := a.check(tok, check, t)
+		counts[outcomeIndex(a.outcome(v))]++
 		out = appendVerdict(out, v)
 	}
 	tokenPool.Put(t)
+	a.d.Metrics.outcomes[outcomeValid].Add(float64(counts[0]))
+	a.d.Metrics.outcomes[outcomeRevoked].Add(float64(counts[1]))
+	a.d.Metrics.outcomes[outcomeExpired].Add(float64(counts[2]))
+	a.d.Metrics.outcomes[outcomeInvalid].Add(float64(counts[3]))
 	ctx.SetContentType("application/json")
 	*buf = append(out, "]}"...)
 	ctx.SetBody(*buf)
