@@ -157,12 +157,12 @@ type multiNode struct{ n *cluster.Node }
 
 func (m *multiNode) Broadcast(events []revocation.Event) { m.n.Broadcast(events) }
 
-// Status reports "peer:<id>" checks. A peer's check fails only while this
-// node is still catching up with it after start (bounded by the cluster's
-// start-up grace): a disconnected peer never fails /ready, since this node
-// keeps validating from its own index and accepting revocations, and the
-// peer converges by anti-entropy when it returns. Detail says
-// "connected"/"disconnected" and the peer's lag.
+// Status reports "peer:<id>" checks. OK is false only while this node is
+// still catching up with a reachable peer after its start (bounded by the
+// cluster's start-up grace); a disconnected peer is OK with Detail
+// "disconnected (...)": this node keeps validating from its own index and
+// accepting revocations, and the peer converges by anti-entropy when it
+// returns. Detail also gives the peer's lag ("connected, lag=0 events").
 func (m *multiNode) Status() map[string]httpapi.Check {
 	out := map[string]httpapi.Check{}
 	for _, s := range m.n.Status() {

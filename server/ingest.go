@@ -14,6 +14,7 @@ import (
 
 	"github.com/revocd/revocd/actors/audit"
 	"github.com/revocd/revocd/crypto/eventsig"
+	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/revocation"
 )
 
@@ -53,6 +54,7 @@ func trustConfigured(v *eventsig.Verifier, spec string) error {
 // validate, verify the signature against trusted keys, drop replays, then
 // commit through the audit writer (which applies to the index).
 type intake struct {
+	index    *index.Index
 	origin   string
 	verifier *eventsig.Verifier
 	replay   *eventsig.ReplayGuard
@@ -62,9 +64,9 @@ type intake struct {
 	received *prometheus.CounterVec
 }
 
-func newIntake(origin string, v *eventsig.Verifier, replay *eventsig.ReplayGuard, e *actor.Engine, auditPID *actor.PID, reg *prometheus.Registry) *intake {
+func newIntake(ix *index.Index, origin string, v *eventsig.Verifier, replay *eventsig.ReplayGuard, e *actor.Engine, auditPID *actor.PID, reg *prometheus.Registry) *intake {
 	in := &intake{
-		origin: origin, verifier: v, replay: replay, engine: e, audit: auditPID,
+		index: ix, origin: origin, verifier: v, replay: replay, engine: e, audit: auditPID,
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "revocd_events_dropped_total", Help: "Received revocation events dropped, by source and reason.",
 		}, []string{"source", "reason"}),
@@ -111,6 +113,13 @@ func (in *intake) Ingest(ctx context.Context, events []revocation.Event, source 
 		ok = append(ok, *e)
 	}
 	if len(ok) > 0 {
+		// Verified events are enforced at once, before the audit commit:
+		// applying a revocation only ever makes tokens more revoked, and
+		// an event lost by a crash before the commit comes back through
+		// anti-entropy or the Kafka offset (committed after this returns).
+		for i := range ok {
+			audit.ApplyEvent(in.index, &ok[i])
+		}
 		res, err := in.engine.Request(in.audit, &audit.ApplyRemote{Events: ok}, 30*time.Second).Result()
 		if err != nil {
 			return fmt.Errorf("server: ingest: %w", err)

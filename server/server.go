@@ -94,14 +94,19 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 			}
 		},
 	}), "audit")
-	in := newIntake(cfg.NodeID, eventVerifier, eventsig.NewReplayGuard(cfg.NonceTTL, nil), engine, auditPID, metrics.Registry())
+	in := newIntake(ix, cfg.NodeID, eventVerifier, eventsig.NewReplayGuard(cfg.NonceTTL, nil), engine, auditPID, metrics.Registry())
 	cluster, err := startCluster(ctx, clusterDeps{
 		Cfg: cfg, Engine: engine, Store: store, Audit: auditPID, Ingest: in.Ingest, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
 	})
 	if err != nil {
 		return err
 	}
-	defer cluster.Close()
+	clusterOpen := true
+	defer func() {
+		if clusterOpen {
+			cluster.Close()
+		}
+	}()
 	prop, err := startPropagation(ctx, propagationDeps{
 		Cfg: cfg, Engine: engine, Store: store, Index: ix, Ingest: in.Ingest, MaxLifetime: maxLifetime,
 		Log: log, Registry: metrics.Registry(),
@@ -208,6 +213,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	if err := srv.ShutdownWithContext(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
+	// Stop receiving from peers first, so no ingest waits on a stopped
+	// audit writer.
+	cluster.Close()
+	clusterOpen = false
 	// Poison waits for each actor's inbox to drain: the audit writer
 	// commits what it holds before it stops; then the outboxes deliver
 	// what they can within the deadline (the rest stays in the outbox).

@@ -1,0 +1,41 @@
+// Package cluster replicates revocation events between revocd nodes over
+// hollywood actor remoting.
+//
+// Every node runs one replicator actor (kind "replicator", id "1"), so a
+// peer addresses it as actor.NewPID(peerAddr, "replicator/1") with the
+// address from CLUSTER_PEERS. Nothing relies on the sender PID carried by
+// hollywood: every message names its sending node, and replies go to the
+// configured address of that node (which may be a proxy or load balancer).
+//
+// # Live path
+//
+// After the audit writer commits a batch, Node.Broadcast sends the node's
+// own new events as one remote.EventBatch straight to every connected
+// peer's replicator. The receiving replicator hands the batch to a single
+// ingest worker that merges whatever is queued, drops events it already
+// holds and calls the node's Ingest (signature and replay checks, commit
+// through the audit writer, apply to the index).
+//
+// # Anti-entropy
+//
+// Each node tracks per origin the highest seq s such that it holds every
+// event 1..s of that origin ("have", computed from SQLite). On start, on
+// (re)connect and every SyncInterval a node sends each peer a remote.Hello
+// with that digest; the peer answers with every event of every origin
+// except the asker's own that follows the digest, read from its audit log
+// in pages and bounded per round (the asker pulls the next round with a new
+// Hello). A node that was down or cut off therefore converges from any peer
+// that has the events, even one that is not their origin. Events that do
+// not verify under the trusted keys are dropped by Ingest, so a relay
+// cannot forge.
+//
+// # Connectivity
+//
+// A peer counts as connected once a message from it arrived and until
+// either nothing arrived for 3 SyncIntervals or hollywood reports its
+// address unreachable. Broadcast sends only to connected peers: the others
+// catch up by anti-entropy. A disconnected peer is probed with a plain TCP
+// (or TLS) connection every ProbeInterval before anything is handed to
+// hollywood, because hollywood v1.0.5's stream router dials synchronously
+// and retries for about 3 s, which would stall sends to every peer.
+package cluster

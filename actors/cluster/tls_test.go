@@ -1,0 +1,112 @@
+package cluster
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// testCA issues node certificates for 127.0.0.1.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// nodeTLS returns the mutual-TLS config of a node whose certificate ca
+// signed, trusting only trust (as server/cluster.go builds it).
+func (ca *testCA) nodeTLS(t *testing.T, trust *testCA) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "node"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		RootCAs:      trust.pool, ClientCAs: trust.pool, ClientAuth: tls.RequireAndVerifyClientCert,
+	}
+}
+
+func startTLSNode(t *testing.T, id, addr string, peers []Peer, tlsCfg *tls.Config) *testNode {
+	t.Helper()
+	tn := &testNode{t: t, id: id, addr: addr, store: newMemStore(), reg: prometheus.NewRegistry()}
+	e, err := NewEngine(addr, tlsCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.engine = e
+	tn.node, err = Start(t.Context(), Config{
+		NodeID: id, Peers: peers, Engine: e, Store: tn.store, Ingest: tn.ingest, TLS: tlsCfg,
+		Logger: quietLogger(), Registry: tn.reg,
+		SyncInterval: 200 * time.Millisecond, ProbeInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tn.stop)
+	return tn
+}
+
+func TestMutualTLS(t *testing.T) {
+	ca, other := newTestCA(t, "cluster"), newTestCA(t, "elsewhere")
+	aAddr, bAddr := freeAddr(t), freeAddr(t)
+	a := startTLSNode(t, "a", aAddr, []Peer{{"b", bAddr}}, ca.nodeTLS(t, ca))
+
+	// An impostor at b's address with a certificate from another CA (it
+	// trusts ours, so only a's verification of its certificate stops it).
+	imp := startTLSNode(t, "b", bAddr, []Peer{{"a", aAddr}}, other.nodeTLS(t, ca))
+	imp.commit(3)
+	time.Sleep(time.Second)
+	if s := a.node.Status()[0]; s.Connected || a.store.total() != 0 {
+		t.Fatalf("a accepted the impostor: %+v, %d events", s, a.store.total())
+	}
+	imp.stop()
+
+	b := startTLSNode(t, "b", bAddr, []Peer{{"a", aAddr}}, ca.nodeTLS(t, ca))
+	a.commit(2)
+	b.commit(2)
+	eventually(t, 5*time.Second, "a and b replicate over mutual TLS", func() bool {
+		return a.store.count("b") == 2 && b.store.count("a") == 2
+	})
+}
