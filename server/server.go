@@ -129,7 +129,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	issuerPID := engine.Spawn(issuer.New(issuer.Config{
 		Issuer: &token.Issuer{Ring: ring, Issuer: cfg.JWTIssuer}, Ring: ring, Audit: auditPID, Algorithm: alg,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Rotation: cfg.RefreshRotation, ReuseGrace: cfg.RefreshReuseGrace,
-		Logger: log.With("actor", "issuer"),
+		Logger: log.With("actor", "issuer"), Index: ix,
 	}), "issuer")
 	revokerPID := engine.Spawn(revoker.New(revoker.Config{
 		Audit: auditPID, Issuer: issuerPID, MaxLifetime: maxLifetime, RequestTimeout: cfg.RequestTimeout,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/revocd/revocd/actors/audit"
 	"github.com/revocd/revocd/crypto/token"
+	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/persistence/sqlitestore"
 	"github.com/revocd/revocd/revocation"
 )
@@ -45,6 +46,10 @@ type Config struct {
 	ReuseGrace time.Duration
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Index, if set, lets the issuer avoid issuing a token in the same
+	// second as a subject revocation (iat has second precision, so such a
+	// token would be born revoked).
+	Index *index.Index
 	// OnRotate is called after the ring changed (for metrics and the
 	// verifier cache); may be nil.
 	OnRotate func(newKid string)
@@ -149,7 +154,20 @@ func (a *issuerActor) sign(sub string, ttl time.Duration, typ, jti string, extra
 		jti = uuid.NewString()
 	}
 	now := a.cfg.Now()
-	tok, claims, err := a.cfg.Issuer.Issue(token.Spec{Subject: sub, TTL: ttl, Type: typ, Extra: extra, JTI: jti})
+	spec := token.Spec{Subject: sub, TTL: ttl, Type: typ, Extra: extra, JTI: jti}
+	if a.cfg.Index != nil {
+		// A "log out everywhere" in this very second must not kill the
+		// token of the login that follows it: start iat after the cutoff
+		// (by at most two seconds; a seed-era "all tokens" stays fatal).
+		iat := now
+		for i := 0; i < 2 && a.cfg.Index.Check("", sub, "", iat.Unix()) == index.Sub; i++ {
+			iat = iat.Truncate(time.Second).Add(time.Second)
+		}
+		if iat.After(now) {
+			spec.NotBeforeIat = iat
+		}
+	}
+	tok, claims, err := a.cfg.Issuer.Issue(spec)
 	if err != nil {
 		return Issued{}, fmt.Errorf("issuer: sign %s token: %w", typ, err)
 	}

@@ -54,6 +54,11 @@ type Spec struct {
 	Extra map[string]any
 	// JTI is the "jti" claim; a random UUID v4 if empty.
 	JTI string
+	// NotBeforeIat, if set, is the earliest "iat" the token may carry: the
+	// issuer uses it so a token issued in the same second as a subject
+	// revocation (whose cutoff has second precision) is not born revoked.
+	// It may lie at most a second or two ahead of the clock.
+	NotBeforeIat time.Time
 }
 
 // Claims are the registered claims of a token, as owned strings. Issue
@@ -123,6 +128,9 @@ func (is *Issuer) Issue(s Spec) (tok string, c Claims, err error) {
 		now = is.Now
 	}
 	t := now()
+	if t.Before(s.NotBeforeIat) {
+		t = s.NotBeforeIat
+	}
 	iat, exp := t.Unix(), t.Add(s.TTL).Unix()
 
 	p := make([]byte, 0, 192)
