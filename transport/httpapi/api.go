@@ -185,16 +185,21 @@ func (a *API) limitFor(ctx *fasthttp.RequestCtx, r *route) (bool, time.Duration)
 	if !r.limited {
 		return true, 0
 	}
-	return a.limit.allow(ctx)
+	var key []byte
+	if h := ctx.Request.Header.Peek("Authorization"); a.validAdminKey(h) {
+		key = h
+	}
+	return a.limit.allow(ctx, key)
 }
 
 // authorized checks the admin bearer key in constant time against every
 // configured key (dev mode: always authorized).
 func (a *API) authorized(ctx *fasthttp.RequestCtx) bool {
-	if a.cfg.Dev {
-		return true
-	}
-	h := ctx.Request.Header.Peek("Authorization")
+	return a.cfg.Dev || a.validAdminKey(ctx.Request.Header.Peek("Authorization"))
+}
+
+// validAdminKey reports whether h is "Bearer <configured admin key>".
+func (a *API) validAdminKey(h []byte) bool {
 	const prefix = "Bearer "
 	if len(h) <= len(prefix) || !equalFoldASCII(h[:len(prefix)], prefix) {
 		return false

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -14,6 +15,11 @@ import (
 
 // maxSubjectLen bounds "subject" (bytes).
 const maxSubjectLen = 256
+
+// maxClaimsBytes bounds the JSON encoding of additional_claims, so that every
+// issued token stays under the verifier's token size limit (16 KiB, also
+// with ML-DSA-65's 3.3 KB signatures).
+const maxClaimsBytes = 4 << 10
 
 // reservedClaims may not appear in additional_claims.
 var reservedClaims = []string{"sub", "iat", "exp", "nbf", "jti", "iss", "aud", "typ"}
@@ -50,6 +56,11 @@ func checkClaims(m map[string]any) error {
 	for _, r := range reservedClaims {
 		if _, ok := m[r]; ok {
 			return errorf(http.StatusUnprocessableEntity, "additional_claims: %q is a registered claim and cannot be overridden", r)
+		}
+	}
+	if len(m) > 0 {
+		if b, err := json.Marshal(m); err != nil || len(b) > maxClaimsBytes {
+			return errorf(http.StatusUnprocessableEntity, "additional_claims: at most %d bytes of JSON", maxClaimsBytes)
 		}
 	}
 	return nil

@@ -42,13 +42,39 @@ func decodeBody(body []byte, dst any) error {
 		}
 		return errorf(http.StatusBadRequest, "Malformed JSON body")
 	}
+	// Decode the object's members first and then each field from its own
+	// member: field names match exactly, as in the seed's pydantic models
+	// (encoding/json alone would also take "Token" or "CHECK_REVOCATION"
+	// for "token" and "check_revocation"); the last duplicate wins, as in
+	// Python's json.
+	var obj map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(dst); err != nil {
+	if err := dec.Decode(&obj); err != nil {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errorf(http.StatusBadRequest, "Malformed JSON body: trailing data after the object")
+	}
+	v := reflect.ValueOf(dst).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		raw, ok := obj[name]
+		if !ok || name == "" || name == "-" {
+			continue
+		}
+		fd := json.NewDecoder(bytes.NewReader(raw))
+		fd.UseNumber()
+		if err := fd.Decode(v.Field(i).Addr().Interface()); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				if te.Field == "" {
+					te.Field = name
+				} else {
+					te.Field = name + "." + te.Field
+				}
+			}
+			return jsonError(err)
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
@@ -210,6 +211,9 @@ func (a *API) refreshRevoke(ctx *fasthttp.RequestCtx) error {
 	body := bytes.TrimSpace(ctx.PostBody())
 	var raw string
 	if len(body) > 0 && body[0] == '"' {
+		if !utf8.Valid(body) {
+			return errorf(http.StatusBadRequest, "Malformed JSON body: invalid UTF-8")
+		}
 		if err := json.Unmarshal(body, &raw); err != nil {
 			return errorf(http.StatusBadRequest, "Malformed JSON body")
 		}
