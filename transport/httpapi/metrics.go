@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
@@ -55,7 +56,8 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	for _, o := range []string{outcomeValid, outcomeRevoked, outcomeExpired, outcomeInvalid} {
 		m.outcomes[o] = m.validations.WithLabelValues(o)
 	}
-	reg.MustRegister(m.requests, m.latency, m.validations)
+	reg.MustRegister(m.requests, m.latency, m.validations,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return m
 }

@@ -95,9 +95,27 @@ func appendVerdict(dst []byte, v verdict) []byte {
 	case msgRevoked:
 		dst = append(dst, `"`+msgRevoked+`"`...)
 	default:
-		dst = strconv.AppendQuote(dst, v.message)
+		dst = appendJSONString(dst, v.message)
 	}
 	return append(dst, '}')
+}
+
+// appendJSONString appends s as a JSON string (RFC 8259 escaping).
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
 }
 
 func (a *API) outcome(v verdict) string {
