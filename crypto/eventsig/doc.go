@@ -23,6 +23,10 @@
 // batch of one with an empty proof. KeyID and Alg are part of the canonical
 // encoding and hence signed.
 //
+// Everything before the leaf index is the same in every event of a batch:
+// SplitSig separates that batch part from the event's own remainder so that
+// storage can keep it once, and JoinSig puts the Sig back together.
+//
 // A Verifier recomputes the leaf, walks the proof to the root and verifies
 // the root signature once per (key, root, signature); later events of the
 // same batch hit a bounded cache and cost only hashes.

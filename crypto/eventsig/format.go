@@ -56,3 +56,31 @@ func batchMessage(keyID string, root *[hashSize]byte) []byte {
 	msg = append(msg, keyID...)
 	return append(msg, root[:]...)
 }
+
+// BatchSigSize is the length of the batch part SplitSig returns: the version
+// byte and the ML-DSA-65 signature over the batch's Merkle root, identical in
+// every event of one signed batch.
+const BatchSigSize = 1 + mldsa65.SignatureSize
+
+// SplitSig splits a well-formed Sig into the part shared by every event of
+// its batch, batchSig (version || ML-DSA-65 signature, BatchSigSize bytes),
+// and the per-event remainder, rest (leaf index || leaf count || proof). It
+// lets storage keep a batch signature once instead of once per event. Both
+// slices alias sig. ok is false, with nil slices, when sig is not a
+// well-formed Sig of this format (the same checks Verify makes before any
+// cryptography); the signature itself is not verified.
+// JoinSig(SplitSig(sig)) is byte-for-byte sig.
+func SplitSig(sig []byte) (batchSig, rest []byte, ok bool) {
+	if _, err := parseSig(sig); err != nil {
+		return nil, nil, false
+	}
+	return sig[:BatchSigSize:BatchSigSize], sig[BatchSigSize:], true
+}
+
+// JoinSig reassembles a Sig from the two parts SplitSig returned, in a newly
+// allocated slice: batchSig || rest. It does not validate its inputs.
+func JoinSig(batchSig, rest []byte) []byte {
+	sig := make([]byte, len(batchSig)+len(rest))
+	copy(sig[copy(sig, batchSig):], rest)
+	return sig
+}

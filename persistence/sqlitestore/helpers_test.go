@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/revocd/revocd/crypto/eventsig"
 	"github.com/revocd/revocd/revocation"
 )
 
@@ -72,4 +74,22 @@ func insertEvents(t testing.TB, s *Store, evs ...*revocation.Event) {
 			}
 		}
 	})
+}
+
+var (
+	signerOnce sync.Once
+	signer     *eventsig.Signer
+)
+
+// benchSigner returns one shared ML-DSA-65 signer (key id "k1").
+func benchSigner(t testing.TB) *eventsig.Signer {
+	t.Helper()
+	signerOnce.Do(func() {
+		s, err := eventsig.NewSigner("k1", nil)
+		if err != nil {
+			panic(err)
+		}
+		signer = s
+	})
+	return signer
 }

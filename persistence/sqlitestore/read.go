@@ -1,18 +1,22 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 
+	"github.com/revocd/revocd/crypto/eventsig"
 	"github.com/revocd/revocd/revocation"
 )
 
 // Read statements, prepared on the query-only pool.
 const (
-	rsActive = iota
-	rsEventsAfter
+	rsEventsAfter = iota
 	rsFromOrigin
 	rsMaxSeq
 	rsCursor
@@ -23,16 +27,27 @@ const (
 	numReadStmts
 )
 
-// eventCols is the full event column list scanned by scanEvent.
-const eventCols = `id, event_id, type, value, ts, expires_at, reason, origin, seq, key_id, alg, sig, received_at`
+// eventCols is the full event column list scanned by scanEvent, from
+// eventFrom: s.sig is the batch part of a split Sig, NULL for a row that
+// holds its whole Sig in r.sig.
+const eventCols = `r.id, r.event_id, r.type, r.value, r.ts, r.expires_at, r.reason, r.origin, r.seq,
+	r.key_id, r.alg, r.sig, s.sig, r.received_at`
+
+// eventFrom joins every event row to its batch signature, if any.
+const eventFrom = ` FROM revocation_events r LEFT JOIN event_signatures s ON s.id = r.sig_id `
+
+// activeSQL is ActiveRevocations' scan, served from the covering index
+// revocation_events_active alone. The three known types come back as the
+// small integers activeType decodes, which cost no allocation per row.
+const activeSQL = `SELECT
+		CASE type WHEN 'revoke_jti' THEN 1 WHEN 'revoke_sub' THEN 2 WHEN 'revoke_kid' THEN 3 ELSE type END,
+		value, ts, expires_at
+	FROM revocation_events INDEXED BY revocation_events_active WHERE expires_at > ?`
 
 var readSQL = [numReadStmts]string{
-	// Served from the covering index revocation_events_active alone.
-	rsActive: `SELECT type, value, ts, expires_at, event_id, origin, seq
-		FROM revocation_events INDEXED BY revocation_events_active WHERE expires_at > ?`,
-	rsEventsAfter: `SELECT ` + eventCols + ` FROM revocation_events WHERE id > ? ORDER BY id LIMIT ?`,
-	rsFromOrigin: `SELECT ` + eventCols + ` FROM revocation_events
-		WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?`,
+	rsEventsAfter: `SELECT ` + eventCols + eventFrom + `WHERE r.id > ? ORDER BY r.id LIMIT ?`,
+	rsFromOrigin: `SELECT ` + eventCols + eventFrom + `
+		WHERE r.origin = ? AND r.seq > ? ORDER BY r.seq LIMIT ?`,
 	// A loose index scan over UNIQUE(origin, seq): one index probe per
 	// origin instead of a scan of every event.
 	rsMaxSeq: `WITH RECURSIVE o(origin) AS (
@@ -64,35 +79,99 @@ type StoredEvent struct {
 
 // ActiveRevocations calls fn for every stored event with expires_at > nowMs,
 // in expires_at order, streaming from one read snapshot; it is meant for the
-// start-up rebuild of the in-memory index. To stay fast on millions of rows
-// it reads the covering index only and fills EventID, Type, Value, TS,
-// ExpiresAt, Origin and Seq; Reason, KeyID, Alg and Sig are left empty (use
-// EventsAfter for full rows). The *Event is reused between calls: fn must
-// copy it (a struct copy suffices) to keep it. A non-nil error from fn stops
-// the scan and is returned as is. Safe for concurrent use.
+// start-up rebuild of the in-memory index (audit.ApplyEvent). To stay fast
+// on millions of rows it reads the covering index only and fills just Type,
+// Value, TS and ExpiresAt; every other field is left empty (use EventsAfter
+// for full rows). The *Event is reused between calls: fn must copy it (a
+// struct copy suffices) to keep it. A non-nil error from fn stops the scan
+// and is returned as is. Safe for concurrent use.
 func (s *Store) ActiveRevocations(ctx context.Context, nowMs int64, fn func(*revocation.Event) error) error {
 	const op = "active revocations"
-	rows, err := s.rs[rsActive].QueryContext(ctx, nowMs)
+	conn, err := s.r.Conn(ctx)
 	if err != nil {
 		return wrap(op, err)
 	}
+	defer conn.Close()
+	var fnErr error
+	// The scan talks to the driver directly: through database/sql every row
+	// would cost a copy of each column and the per-row locking of sql.Rows;
+	// the driver's freshly allocated value string is kept as is instead.
+	err = conn.Raw(func(dc any) error {
+		return scanActive(ctx, dc, nowMs, func(e *revocation.Event) error {
+			if err := fn(e); err != nil {
+				fnErr = err
+				return err
+			}
+			return nil
+		})
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return wrap(op, err)
+}
+
+// scanActive runs activeSQL on the driver connection dc and calls fn per row.
+func scanActive(ctx context.Context, dc any, nowMs int64, fn func(*revocation.Event) error) error {
+	pc, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return fmt.Errorf("driver connection %T cannot prepare with a context", dc)
+	}
+	st, err := pc.PrepareContext(ctx, activeSQL)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer st.Close()
+	sq, ok := st.(driver.StmtQueryContext)
+	if !ok {
+		return fmt.Errorf("driver statement %T cannot query with a context", st)
+	}
+	rows, err := sq.QueryContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: nowMs}})
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
 	defer rows.Close()
 	var (
-		e   revocation.Event
-		typ sql.RawBytes
-		seq int64
+		e    revocation.Event
+		dest [4]driver.Value
 	)
-	for rows.Next() {
-		if err := rows.Scan(&typ, &e.Value, &e.TS, &e.ExpiresAt, &e.EventID, &e.Origin, &seq); err != nil {
-			return wrap(op, err)
+	for {
+		if err := rows.Next(dest[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return rows.Close()
+			}
+			return fmt.Errorf("next row: %w", err)
 		}
-		e.Type = internType(typ)
-		e.Seq = uint64(seq)
+		var ok1, ok2, ok3, ok4 bool
+		e.Type, ok1 = activeType(dest[0])
+		e.Value, ok2 = dest[1].(string)
+		e.TS, ok3 = dest[2].(int64)
+		e.ExpiresAt, ok4 = dest[3].(int64)
+		if !ok1 || !ok2 || !ok3 || !ok4 {
+			return fmt.Errorf("unexpected column types %T, %T, %T, %T", dest[0], dest[1], dest[2], dest[3])
+		}
 		if err := fn(&e); err != nil {
 			return err
 		}
 	}
-	return wrap(op, rows.Err())
+}
+
+// activeType decodes activeSQL's first column.
+func activeType(v driver.Value) (revocation.Type, bool) {
+	switch v := v.(type) {
+	case int64:
+		switch v {
+		case 1:
+			return revocation.TypeJTI, true
+		case 2:
+			return revocation.TypeSub, true
+		case 3:
+			return revocation.TypeKid, true
+		}
+	case string:
+		return revocation.Type(v), true
+	}
+	return "", false
 }
 
 // internType returns the constant for a known type without allocating.
@@ -108,18 +187,30 @@ func internType(b []byte) revocation.Type {
 	return revocation.Type(b)
 }
 
+// scanEvent scans one row of eventCols, reassembling a split Sig.
 func scanEvent(sc scanner) (StoredEvent, error) {
 	var (
-		se  StoredEvent
-		e   = &se.Event
-		typ sql.RawBytes
-		seq int64
+		se    StoredEvent
+		e     = &se.Event
+		typ   sql.RawBytes
+		seq   int64
+		sig   sql.RawBytes
+		batch sql.RawBytes
 	)
 	err := sc.Scan(&se.ID, &e.EventID, &typ, &e.Value, &e.TS, &e.ExpiresAt, &e.Reason,
-		&e.Origin, &seq, &e.KeyID, &e.Alg, &e.Sig, &se.ReceivedAt)
+		&e.Origin, &seq, &e.KeyID, &e.Alg, &sig, &batch, &se.ReceivedAt)
+	if err != nil {
+		return se, err
+	}
 	e.Type = internType(typ)
 	e.Seq = uint64(seq)
-	return se, err
+	switch {
+	case batch != nil:
+		e.Sig = eventsig.JoinSig(batch, sig)
+	case sig != nil:
+		e.Sig = bytes.Clone(sig)
+	}
+	return se, nil
 }
 
 func (s *Store) queryEvents(ctx context.Context, op string, st int, args ...any) ([]StoredEvent, error) {

@@ -71,10 +71,42 @@ CREATE TABLE kv (
 	value BLOB NOT NULL
 );
 `,
+	// v2: every event of a signed batch carries the same 3.3 KB ML-DSA-65
+	// batch signature; store it once. New rows keep in sig only their own
+	// remainder (leaf index, leaf count, Merkle proof; eventsig.SplitSig)
+	// and point at the batch part with sig_id; rows written before v2, and
+	// rows whose Sig is not of eventsig's format, keep the full Sig in sig
+	// with sig_id NULL. Either way the event's Sig is
+	// event_signatures.sig || revocation_events.sig when sig_id is set and
+	// revocation_events.sig otherwise (the view revocation_events_signed
+	// shows it). Old rows are neither rewritten nor moved.
+	`
+CREATE TABLE event_signatures (
+	id   INTEGER PRIMARY KEY,
+	hash BLOB NOT NULL UNIQUE,                     -- SHA-256(sig), the dedupe key
+	sig  BLOB NOT NULL                             -- version || ML-DSA-65 batch signature
+);
+ALTER TABLE revocation_events ADD COLUMN sig_id INTEGER REFERENCES event_signatures (id);
+-- The start-up scan (ActiveRevocations) needs only what the in-memory index
+-- keeps: a narrower covering index is faster to scan and cheaper to insert
+-- into. Rebuilding it is the only part of this migration that grows with
+-- the log (about a second per million events, once).
+DROP INDEX revocation_events_active;
+CREATE INDEX revocation_events_active ON revocation_events (expires_at, type, value, ts);
+-- The seed's columns with every event's full Sig, for people and tools:
+-- SELECT * FROM revocation_events_signed ORDER BY ts DESC LIMIT 5;
+-- (the CAST makes the concatenation a BLOB; its bytes are kept as they are).
+CREATE VIEW revocation_events_signed AS
+SELECT r.id, r.event_id, r.type, r.value, r.ts, r.expires_at, r.reason, r.origin, r.seq,
+	r.key_id, r.alg,
+	CASE WHEN r.sig_id IS NULL THEN r.sig ELSE CAST(s.sig || r.sig AS BLOB) END AS sig,
+	r.received_at
+FROM revocation_events r LEFT JOIN event_signatures s ON s.id = r.sig_id;
+`,
 }
 
 // SchemaVersion is the PRAGMA user_version this package writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrate brings the database behind db (the single writer connection) up to
 // SchemaVersion in one IMMEDIATE transaction, so concurrent openers of the

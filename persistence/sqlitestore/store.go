@@ -36,15 +36,24 @@ const (
 	// checkpointEvery is how often the background checkpointer looks for
 	// newly committed WAL frames to copy into the main database file.
 	checkpointEvery = 200 * time.Millisecond
+	// restartFrames is the WAL length (frames of 4 KiB pages: 32 MiB) from
+	// which the background checkpointer also finishes a checkpoint between
+	// two write transactions, so that the next one starts the WAL over
+	// instead of appending to it (see checkpointLoop).
+	restartFrames = 8192
+	// autocheckpointFrames is the writer's own automatic checkpoint, inside
+	// Commit: only a safety bound (128 MiB) for a WAL the background
+	// checkpointer failed to restart, never reached in normal operation.
+	autocheckpointFrames = 4 * restartFrames
 )
 
 // writerParams configures the single write connection: BEGIN IMMEDIATE so a
 // transaction owns the write lock from its start, WAL with synchronous=FULL
 // so every Commit is fsynced before it returns, a 64 MiB page cache for the
 // unique indexes the inserts touch, and a cap on the WAL left after a
-// checkpoint. Checkpoints run on their own connection (see checkpointLoop),
-// off the commit path; the writer's automatic checkpoint stays only as a
-// safety net for a WAL that reaches 64 MiB anyway.
+// checkpoint. Checkpoints run in the background (see checkpointLoop), off
+// the commit path; the writer's automatic checkpoint stays only as a safety
+// net for a WAL that reaches autocheckpointFrames anyway.
 var writerParams = []string{
 	"_txlock=immediate",
 	fmt.Sprintf("_busy_timeout=%d", busyTimeoutMs),
@@ -52,7 +61,7 @@ var writerParams = []string{
 	"_synchronous=FULL",
 	"_pragma=cache_size(-65536)",
 	"_pragma=journal_size_limit(67108864)",
-	"_pragma=wal_autocheckpoint(16384)",
+	fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", autocheckpointFrames),
 }
 
 // checkpointParams configures the checkpointer connection: synchronous=FULL
@@ -158,9 +167,26 @@ func open(ctx context.Context, path string) (_ *Store, err error) {
 
 // checkpointLoop copies committed WAL frames into the main database file in
 // the background, so a Commit pays only for its own WAL append and fsync.
-// A PASSIVE checkpoint never blocks the writer or the readers.
+//
+// A PASSIVE checkpoint on the checkpointer connection never blocks the
+// writer or the readers, but under steady load the writer appends frames
+// while it runs, so the WAL is never completely checkpointed when the next
+// transaction starts, and SQLite restarts the WAL from its beginning only
+// then. Left alone, the WAL would grow until the writer's automatic
+// checkpoint ran inside a Commit. So once the WAL holds restartFrames, the
+// loop also checkpoints on the writer connection, between two
+// transactions: that copies only the frames committed since the first
+// pass, and the next transaction then overwrites the WAL from the start.
+// The writer waits for that short second pass (one fsync of the main file)
+// in Begin, not in Commit.
 func (s *Store) checkpointLoop() {
 	defer s.loopDone.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	for {
@@ -171,7 +197,14 @@ func (s *Store) checkpointLoop() {
 			if !s.dirty.Swap(false) {
 				continue
 			}
-			if err := s.Checkpoint(context.Background()); err != nil {
+			logFrames, err := s.checkpoint(ctx, s.ck)
+			if err == nil && logFrames >= restartFrames {
+				_, err = s.checkpoint(ctx, s.w)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return // closing
+				}
 				s.ckErr.Store(&err)
 				s.dirty.Store(true) // retry on the next tick
 			} else {
@@ -187,15 +220,23 @@ func (s *Store) checkpointLoop() {
 // it every 200 ms after commits, so callers need it only before a file-level
 // backup. Safe for concurrent use.
 func (s *Store) Checkpoint(ctx context.Context) error {
-	var busy, logFrames, done int
-	err := s.ck.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
+	_, err := s.checkpoint(ctx, s.ck)
+	return err
+}
+
+// checkpoint runs a PASSIVE checkpoint on db's connection and returns the
+// number of frames in the WAL. On the single writer connection it waits for
+// an open transaction to end.
+func (s *Store) checkpoint(ctx context.Context, db *sql.DB) (logFrames int, err error) {
+	var busy, done int
+	err = db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
 	if err != nil {
-		return wrap("checkpoint", err)
+		return 0, wrap("checkpoint", err)
 	}
 	if done < logFrames {
-		s.dirty.Store(true) // a reader pinned older frames: finish later
+		s.dirty.Store(true) // a reader pinned older frames, or new commits: finish later
 	}
-	return nil
+	return logFrames, nil
 }
 
 // prepare compiles every statement once: write statements on the writer

@@ -1,16 +1,26 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 
+	"github.com/revocd/revocd/crypto/eventsig"
 	"github.com/revocd/revocd/revocation"
 )
 
 // Write statements, prepared once on the writer connection.
 const (
 	stInsertEvent = iota
+	stInsertEvents8
+	stInsertEvents64
+	stInsertSig
+	stGetSig
 	stInsertTokenEvent
 	stInsertRefresh
 	stGetRefresh
@@ -33,10 +43,11 @@ var writeSQL = [numWriteStmts]string{
 	// ON CONFLICT(event_id) DO NOTHING, not INSERT OR IGNORE: only a
 	// duplicate event_id is ignored; a different event at a taken
 	// (origin, seq) still fails, with ErrSeqConflict.
-	stInsertEvent: `INSERT INTO revocation_events
-		(event_id, type, value, ts, expires_at, reason, origin, seq, key_id, alg, sig, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (event_id) DO NOTHING`,
+	stInsertEvent:      insertEventsSQL(1),
+	stInsertEvents8:    insertEventsSQL(8),
+	stInsertEvents64:   insertEventsSQL(64),
+	stInsertSig:        `INSERT INTO event_signatures (hash, sig) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`,
+	stGetSig:           `SELECT id, sig FROM event_signatures WHERE hash = ?`,
 	stInsertTokenEvent: `INSERT INTO token_events (ts, event, subject, jti, detail) VALUES (?, ?, ?, ?, ?)`,
 	stInsertRefresh: `INSERT INTO refresh_tokens
 		(jti, subject, family_id, parent_jti, binding_hash, issued_at, expires_at,
@@ -57,6 +68,15 @@ var writeSQL = [numWriteStmts]string{
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
 }
 
+// insertEventsSQL returns the INSERT of n event rows.
+func insertEventsSQL(n int) string {
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT INTO revocation_events
+		(event_id, type, value, ts, expires_at, reason, origin, seq, key_id, alg, sig, sig_id, received_at)
+		VALUES ` + strings.Repeat(row+", ", n-1) + row + `
+		ON CONFLICT (event_id) DO NOTHING`
+}
+
 // Tx is one write transaction on the single writer connection: a group
 // commit. It is NOT safe for concurrent use; one goroutine (the committer)
 // owns it from Begin to Commit or Rollback.
@@ -70,6 +90,16 @@ type Tx struct {
 	tx   *sql.Tx
 	st   [numWriteStmts]*sql.Stmt
 	done bool
+
+	// Batch signatures this transaction has stored or looked up, so the
+	// events of one batch cost one event_signatures statement in all:
+	// lastSig (a copy) and lastSigID are the most recent batch, compared
+	// without hashing; sigIDs holds every batch by SHA-256.
+	lastSig   []byte
+	lastSigID int64
+	sigIDs    map[[sha256.Size]byte]int64
+
+	args []any // reused INSERT parameter buffer, cleared after each use
 }
 
 // Begin starts a write transaction (BEGIN IMMEDIATE: it owns the write lock
@@ -129,17 +159,24 @@ func (tx *Tx) Rollback() error {
 // is idempotent. A different event at an already stored (Origin, Seq) fails
 // with ErrSeqConflict; Seq above math.MaxInt64 with ErrSeqRange. The caller
 // validates e (revocation.Event.Validate) and its signature beforehand.
+//
+// A Sig in eventsig's format is stored split (eventsig.SplitSig): its batch
+// signature once per distinct batch in event_signatures, shared by every
+// event of the batch in this and later transactions, and only the event's
+// own remainder in the event row. Any other Sig (none, or not of that
+// format) is stored whole, as before schema version 2. Reads return the
+// original Sig either way.
 func (tx *Tx) InsertEvent(e *revocation.Event, receivedAtMs int64) (inserted bool, err error) {
 	const op = "insert event"
 	if tx.done {
 		return false, wrap(op, ErrTxDone)
 	}
-	if e.Seq > math.MaxInt64 {
-		return false, wrap(op, ErrSeqRange)
+	args, err := tx.appendEventArgs(tx.args[:0], e, receivedAtMs)
+	defer func() { clear(args); tx.args = args[:0] }()
+	if err != nil {
+		return false, wrap(op, err)
 	}
-	res, err := tx.stmt(stInsertEvent).ExecContext(tx.ctx,
-		e.EventID, string(e.Type), e.Value, e.TS, e.ExpiresAt, e.Reason,
-		e.Origin, int64(e.Seq), e.KeyID, e.Alg, e.Sig, receivedAtMs)
+	res, err := tx.stmt(stInsertEvent).ExecContext(tx.ctx, args...)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return false, wrap(op, ErrSeqConflict)
@@ -151,6 +188,213 @@ func (tx *Tx) InsertEvent(e *revocation.Event, receivedAtMs int64) (inserted boo
 		return false, wrap(op, err)
 	}
 	return n == 1, nil
+}
+
+// InsertEvents inserts evs in order with the same semantics as calling
+// InsertEvent for each and stopping at the first error, but with
+// multi-row statements, which costs about a quarter less CPU per event.
+// inserted[i] reports whether evs[i] was new; on error, inserted covers the
+// events before the failing one (which are inserted; the failing one is
+// not), and the transaction stays usable.
+func (tx *Tx) InsertEvents(evs []*revocation.Event, receivedAtMs int64) (inserted []bool, err error) {
+	const op = "insert events"
+	if tx.done {
+		return nil, wrap(op, ErrTxDone)
+	}
+	inserted = make([]bool, 0, len(evs))
+	for len(evs) > 0 {
+		var st, n int
+		switch {
+		case len(evs) >= 64:
+			st, n = stInsertEvents64, 64
+		case len(evs) >= 8:
+			st, n = stInsertEvents8, 8
+		default:
+			ok, err := tx.InsertEvent(evs[0], receivedAtMs)
+			if err != nil {
+				return inserted, err
+			}
+			inserted = append(inserted, ok)
+			evs = evs[1:]
+			continue
+		}
+		chunk := evs[:n]
+		ok, err := tx.insertChunk(st, chunk, receivedAtMs, inserted)
+		if err != nil {
+			return inserted, wrap(op, err)
+		}
+		if !ok {
+			// A seq conflict or range error somewhere in the chunk: the
+			// statement undid itself; find the culprit one row at a time.
+			for _, e := range chunk {
+				ok, err := tx.InsertEvent(e, receivedAtMs)
+				if err != nil {
+					return inserted, err
+				}
+				inserted = append(inserted, ok)
+			}
+		} else {
+			inserted = inserted[:len(inserted)+n]
+		}
+		evs = evs[n:]
+	}
+	return inserted, nil
+}
+
+// insertChunk inserts chunk with the multi-row statement st and records
+// which rows were new in inserted[len(inserted):len(inserted)+len(chunk)]
+// (within its capacity). ok is false, with nothing inserted, when a row
+// must go through InsertEvent for its error.
+func (tx *Tx) insertChunk(st int, chunk []*revocation.Event, receivedAtMs int64, inserted []bool) (ok bool, err error) {
+	args := tx.args[:0]
+	defer func() { clear(args); tx.args = args[:0] }()
+	for _, e := range chunk {
+		if e.Seq > math.MaxInt64 {
+			return false, nil
+		}
+		if args, err = tx.appendEventArgs(args, e, receivedAtMs); err != nil {
+			return false, err
+		}
+	}
+	res, err := tx.stmt(st).ExecContext(tx.ctx, args...)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	flags := inserted[len(inserted) : len(inserted)+len(chunk)]
+	if int(n) == len(chunk) {
+		for i := range flags {
+			flags[i] = true
+		}
+		return true, nil
+	}
+	clear(flags)
+	if n == 0 {
+		return true, nil
+	}
+	// Some event ids were already stored (or repeated within chunk). The
+	// n rows this statement inserted got ids above every earlier row (ids
+	// are AUTOINCREMENT, though skipped rows leave gaps), the last one
+	// LastInsertId: they are the n highest ids up to it. The first
+	// occurrence of each of their event ids in chunk is the inserted one.
+	last, err := res.LastInsertId()
+	if err != nil {
+		return false, err
+	}
+	rows, err := tx.tx.QueryContext(tx.ctx,
+		`SELECT event_id FROM revocation_events WHERE id <= ? ORDER BY id DESC LIMIT ?`, last, n)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	fresh := make(map[string]bool, n)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return false, err
+		}
+		fresh[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	for i, e := range chunk {
+		if fresh[e.EventID] {
+			flags[i] = true
+			delete(fresh, e.EventID)
+		}
+	}
+	return true, nil
+}
+
+// appendEventArgs appends the parameters of e's row (one "(?, ...)" of
+// insertEventsSQL) to args, splitting an eventsig Sig (see InsertEvent).
+func (tx *Tx) appendEventArgs(args []any, e *revocation.Event, receivedAtMs int64) ([]any, error) {
+	if e.Seq > math.MaxInt64 {
+		return args, ErrSeqRange
+	}
+	sig, sigID := e.Sig, any(nil)
+	if batch, rest, ok := eventsig.SplitSig(e.Sig); ok {
+		id, err := tx.batchSigID(batch)
+		if err != nil {
+			return args, err
+		}
+		sig, sigID = rest, id
+	}
+	return append(args, e.EventID, string(e.Type), e.Value, e.TS, e.ExpiresAt, e.Reason,
+		e.Origin, int64(e.Seq), e.KeyID, e.Alg, sig, sigID, receivedAtMs), nil
+}
+
+// batchSigID returns the event_signatures id of batch, storing batch first
+// if it is not stored yet. Within the transaction it is remembered; across
+// transactions the UNIQUE hash finds the stored row. A signature row whose
+// events all turn out to be duplicates stays, unreferenced and harmless.
+func (tx *Tx) batchSigID(batch []byte) (int64, error) {
+	if tx.lastSigID != 0 && bytes.Equal(batch, tx.lastSig) {
+		return tx.lastSigID, nil
+	}
+	h := sha256.Sum256(batch)
+	id, ok := tx.sigIDs[h]
+	if !ok {
+		var err error
+		if id, err = tx.storeBatchSig(&h, batch); err != nil {
+			return 0, err
+		}
+		if tx.sigIDs == nil {
+			tx.sigIDs = make(map[[sha256.Size]byte]int64, 1)
+		}
+		tx.sigIDs[h] = id
+	}
+	tx.lastSig = append(tx.lastSig[:0], batch...)
+	tx.lastSigID = id
+	return id, nil
+}
+
+// storeBatchSig inserts batch under its hash h unless a row with h exists,
+// and returns the row's id.
+func (tx *Tx) storeBatchSig(h *[sha256.Size]byte, batch []byte) (int64, error) {
+	res, err := tx.stmt(stInsertSig).ExecContext(tx.ctx, h[:], batch)
+	if err != nil {
+		return 0, fmt.Errorf("store batch signature: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, fmt.Errorf("store batch signature: %w", err)
+	} else if n == 1 {
+		id, err := res.LastInsertId()
+		if err != nil {
+			return 0, fmt.Errorf("store batch signature: %w", err)
+		}
+		return id, nil
+	}
+	var (
+		id     int64
+		stored sql.RawBytes
+	)
+	rows, err := tx.stmt(stGetSig).QueryContext(tx.ctx, h[:])
+	if err != nil {
+		return 0, fmt.Errorf("look up batch signature: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("look up batch signature: %w", err)
+		}
+		return 0, errors.New("look up batch signature: row vanished")
+	}
+	if err := rows.Scan(&id, &stored); err != nil {
+		return 0, fmt.Errorf("look up batch signature: %w", err)
+	}
+	// A SHA-256 collision would otherwise attach a wrong signature.
+	if !bytes.Equal(stored, batch) {
+		return 0, fmt.Errorf("look up batch signature: stored signature with hash %x differs", h[:8])
+	}
+	return id, rows.Close()
 }
 
 // TokenEvent is one row of the token operation audit log (table
