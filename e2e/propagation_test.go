@@ -58,6 +58,16 @@ func (k *kafkaCluster) stop() {
 
 func (k *kafkaCluster) addr() string { return fmt.Sprintf("127.0.0.1:%d", k.port) }
 
+// startKafkaTB starts a kfake cluster for a benchmark and returns its address.
+func startKafkaTB(tb testing.TB) string {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "revocations", "token-events"), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		tb.Fatalf("kfake: %v", err)
+	}
+	tb.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
 // kcat runs the independent Kafka client kcat (Debian package).
 func kcat(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
