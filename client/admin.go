@@ -3,10 +3,10 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"github.com/revocd/revocd/revocation"
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 )
 
 // Rotated is the answer of POST /admin/keys/rotate: Kid is the new current
@@ -16,24 +16,9 @@ type Rotated struct {
 	Kid     string `json:"kid"`
 }
 
-// Event is one signed revocation event of the feed. TS and ExpiresAt are
-// Unix milliseconds.
-type Event struct {
-	EventID   string `json:"event_id"`
-	Type      string `json:"type"`
-	Value     string `json:"value"`
-	TS        int64  `json:"ts"`
-	ExpiresAt int64  `json:"expires_at"`
-	Reason    string `json:"reason"`
-	Origin    string `json:"origin"`
-	Seq       uint64 `json:"seq"`
-	KeyID     string `json:"key_id"`
-	Alg       string `json:"alg"`
-	Sig       []byte `json:"sig"`
-}
-
-// Time returns TS as a time.Time.
-func (e *Event) Time() time.Time { return time.UnixMilli(e.TS) }
+// Event is one revocation event of GET /revocations: the shared
+// revocation.Event (times in Unix milliseconds; Time converts TS).
+type Event = revocation.Event
 
 // EventPage is one page of GET /revocations. Next is the position to ask
 // for next (equal to the requested one when the page is empty).
