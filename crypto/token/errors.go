@@ -29,8 +29,8 @@ var (
 	ErrIssuer = errors.New("Invalid token issuer")
 	// ErrTooLarge reports a token longer than the verifier's MaxTokenBytes.
 	ErrTooLarge = errors.New("Token is too large")
-	// ErrReservedClaim reports an Extra claim that uses a registered claim
-	// name (sub, iat, exp, nbf, jti, iss, aud, typ). The wrapping error names it.
+	// ErrReservedClaim reports an Extra claim whose name equals a reserved
+	// claim ignoring case (see IsReservedClaim). The wrapping error names it.
 	ErrReservedClaim = errors.New("Reserved claim name")
 )
 

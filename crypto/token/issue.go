@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -21,9 +22,31 @@ const (
 	TypeRefresh = "refresh"
 )
 
-// reservedClaims may not appear in Spec.Extra.
-var reservedClaims = map[string]bool{
-	"sub": true, "iat": true, "exp": true, "nbf": true, "jti": true, "iss": true, "aud": true, "typ": true,
+// reservedClaims may not appear in Spec.Extra, in any letter case: the
+// registered claims of RFC 7519, "typ" (revocd's token type), "cnf" (RFC 7800
+// confirmation, used for sender-constrained tokens) and the members that
+// RFC 7662 introspection sets itself ("active", "token_type").
+var reservedClaims = [...]string{
+	"sub", "iat", "exp", "nbf", "jti", "iss", "aud", "typ", "cnf", "active", "token_type",
+}
+
+// ReservedClaims returns the reserved claim names, in lower case. The slice is
+// fresh.
+func ReservedClaims() []string { return slices.Clone(reservedClaims[:]) }
+
+// IsReservedClaim reports whether name equals a reserved claim name ignoring
+// case. Case-insensitive on purpose: encoding/json (and golang-jwt's
+// RegisteredClaims) match member names with Unicode case folding and the
+// last one wins, so an extra "Sub" or "ſub" written after the real "sub"
+// would override it for a Go reader. The comparison is strings.EqualFold,
+// the folding encoding/json uses.
+func IsReservedClaim(name string) bool {
+	for _, r := range reservedClaims {
+		if strings.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // Issuer signs new tokens with the current key of Ring. Its fields must not
@@ -48,9 +71,9 @@ type Spec struct {
 	TTL time.Duration
 	// Type is TypeAccess (or "") or TypeRefresh.
 	Type string
-	// Extra holds additional claims, JSON-encoded with encoding/json; the
-	// registered names sub, iat, exp, nbf, jti, iss, aud, typ are refused
-	// with ErrReservedClaim.
+	// Extra holds additional claims, JSON-encoded with encoding/json; a
+	// name equal to a reserved claim ignoring case (see IsReservedClaim) is
+	// refused with ErrReservedClaim.
 	Extra map[string]any
 	// JTI is the "jti" claim; a random UUID v4 if empty.
 	JTI string
@@ -109,7 +132,7 @@ func (is *Issuer) Issue(s Spec) (tok string, c Claims, err error) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		if reservedClaims[name] {
+		if IsReservedClaim(name) {
 			return "", Claims{}, fmt.Errorf("token: issue: extra claim %q: %w", name, ErrReservedClaim)
 		}
 	}

@@ -70,7 +70,13 @@ func TestIssueClaimsAndHeader(t *testing.T) {
 
 func TestIssueErrors(t *testing.T) {
 	f := newFixture(t, VerifierOptions{})
-	for _, name := range []string{"sub", "iat", "exp", "nbf", "jti", "iss", "aud", "typ"} {
+	// Every letter case: encoding/json and golang-jwt match names with
+	// Unicode case folding, so "Sub" (or "ſub") would override "sub".
+	for _, name := range []string{
+		"sub", "iat", "exp", "nbf", "jti", "iss", "aud", "typ", "cnf", "active", "token_type",
+		"Sub", "SUB", "sUb", "Jti", "JTI", "EXP", "Exp", "Iat", "Iss", "Nbf", "Aud", "Typ", "Cnf",
+		"Active", "Token_Type", "ſub", "Iſſ",
+	} {
 		_, _, err := f.iss.Issue(Spec{Subject: "a", TTL: time.Minute, Extra: map[string]any{"ok": 1, name: "x"}})
 		if !errors.Is(err, ErrReservedClaim) || !strings.Contains(err.Error(), `"`+name+`"`) {
 			t.Errorf("Extra[%q]: %v", name, err)

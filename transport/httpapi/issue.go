@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/revocd/revocd/actors/issuer"
+	"github.com/revocd/revocd/crypto/token"
 )
 
 // maxSubjectLen bounds "subject" (bytes).
@@ -21,8 +23,9 @@ const maxSubjectLen = 256
 // with ML-DSA-65's 3.3 KB signatures).
 const maxClaimsBytes = 4 << 10
 
-// reservedClaims may not appear in additional_claims.
-var reservedClaims = []string{"sub", "iat", "exp", "nbf", "jti", "iss", "aud", "typ"}
+// reservedClaims are the claim names additional_claims may not use, in lower
+// case; checkClaims refuses them in any letter case (token.IsReservedClaim).
+var reservedClaims = token.ReservedClaims()
 
 type issueRequest struct {
 	Subject          optString      `json:"subject"`
@@ -53,10 +56,16 @@ func checkSubject(s optString) error {
 }
 
 func checkClaims(m map[string]any) error {
-	for _, r := range reservedClaims {
-		if _, ok := m[r]; ok {
-			return errorf(http.StatusUnprocessableEntity, "additional_claims: %q is a registered claim and cannot be overridden", r)
+	// Sorted, so that the refused name reported is deterministic.
+	names := make([]string, 0, len(m))
+	for name := range m {
+		if token.IsReservedClaim(name) {
+			names = append(names, name)
 		}
+	}
+	if len(names) > 0 {
+		slices.Sort(names)
+		return errorf(http.StatusUnprocessableEntity, "additional_claims: %.64q is a registered or reserved claim name (in any letter case) and cannot be overridden", names[0])
 	}
 	if len(m) > 0 {
 		if b, err := json.Marshal(m); err != nil || len(b) > maxClaimsBytes {
