@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -83,14 +84,18 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	metrics := httpapi.NewMetrics(nil)
 	nm := registerNodeMetrics(metrics.Registry(), ix)
 	// fanOut receives every committed batch on the audit writer's goroutine
-	// and hands it on without blocking.
-	var fanOut func(audit.Committed)
+	// and hands it on without blocking. It is set once propagation and the
+	// cluster exist, after the audit writer started: an atomic pointer, so
+	// the writer's goroutine never races the assignment. A batch committed
+	// before it is set is still delivered: the outboxes read the audit log
+	// from their cursors and peers catch up through anti-entropy.
+	var fanOut atomic.Pointer[func(audit.Committed)]
 	auditPID := engine.Spawn(audit.New(audit.Config{
 		Store: store, Signer: sec.signer, Index: ix, Origin: cfg.NodeID, Logger: log.With("actor", "audit"),
 		Observe: nm.observeCommit,
 		OnCommit: func(c audit.Committed) {
-			if fanOut != nil {
-				fanOut(c)
+			if f := fanOut.Load(); f != nil {
+				(*f)(c)
 			}
 		},
 	}), "audit")
@@ -114,7 +119,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
-	fanOut = func(c audit.Committed) {
+	fanOutFunc := func(c audit.Committed) {
 		prop.notify(c)
 		local := make([]revocation.Event, 0, len(c.Events))
 		for _, e := range c.Events {
@@ -126,6 +131,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 			cluster.Broadcast(local)
 		}
 	}
+	fanOut.Store(&fanOutFunc)
 	issuerPID := engine.Spawn(issuer.New(issuer.Config{
 		Issuer: &token.Issuer{Ring: ring, Issuer: cfg.JWTIssuer}, Ring: ring, Audit: auditPID, Algorithm: alg,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Rotation: cfg.RefreshRotation, ReuseGrace: cfg.RefreshReuseGrace,
