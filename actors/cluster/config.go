@@ -28,13 +28,9 @@ const (
 	DefaultProbeInterval = time.Second
 	// PageSize is the number of events per anti-entropy EventBatch.
 	PageSize = 256
-	// ResendBudget bounds the events resent to one peer per Hello; the
-	// peer asks for more once it has applied them.
+	// ResendBudget bounds the events resent to one peer per resend round;
+	// the peer asks for more once it has applied them.
 	ResendBudget = 8 * PageSize
-	// MessageBufferSize is the largest remoting frame a node accepts. An
-	// event with its batch signature is about 3.5 KiB and hollywood packs
-	// every queued message for a peer into one frame.
-	MessageBufferSize = 128 << 20
 )
 
 // PIDFor returns the replicator PID of the node listening at addr.
@@ -83,6 +79,13 @@ type Config struct {
 	// StartupGrace (SyncInterval when 0) bounds how long a reachable peer
 	// keeps the node's start-up catch-up (its Status Ready) pending.
 	StartupGrace time.Duration
+	// ResendInterval (SyncInterval when 0) is the least time between two
+	// resend rounds to one peer, unless the peer's digest shows it applied
+	// all of the previous round and that round stopped at its budget (a
+	// catch-up continues at once). Hellos that arrive sooner are counted
+	// as suppressed; the newest is answered when the interval ends. This
+	// bounds what spoofed Hellos can make a node resend to a peer.
+	ResendInterval time.Duration
 }
 
 func (c *Config) validate() error {
@@ -118,6 +121,9 @@ func (c *Config) validate() error {
 	}
 	if c.StartupGrace <= 0 {
 		c.StartupGrace = c.SyncInterval
+	}
+	if c.ResendInterval <= 0 {
+		c.ResendInterval = c.SyncInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

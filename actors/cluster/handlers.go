@@ -43,7 +43,9 @@ func (n *Node) onHello(h *remote.Hello, now time.Time) {
 		n.sendHello(p, false, now)
 	}
 	d := p.digest()
-	p.resend.request(d)
+	if !p.resend.request(d, now) {
+		n.m.suppressed.WithLabelValues(p.id).Inc()
+	}
 	n.m.lag.WithLabelValues(p.id).Set(float64(n.have.lag(p.id, d)))
 	n.settle(p, now)
 }
@@ -119,6 +121,20 @@ func (n *Node) markDown(p *peer, reason string) {
 	}
 	n.log.Warn("peer disconnected", "peer", p.id, "addr", p.addr, "reason", reason)
 	n.m.connected.WithLabelValues(p.id).Set(0)
+}
+
+// refused counts and logs a frame or message the receiver refused from
+// the connection at addr (size bytes; for a frame, the bound it exceeded).
+// It runs on the connection's goroutine.
+func (n *Node) refused(reason, addr string, size int, err error) {
+	n.m.rejected.WithLabelValues(reason).Inc()
+	switch reason {
+	case rejectFrameTooLarge, rejectMessageTooLarge, rejectBatchTooLarge:
+		n.log.Warn("peer message refused: too large", "reason", reason, "from", addr, "bytes", size,
+			"max_frame_bytes", MaxFrameBytes, "max_batch_bytes", MaxBatchBytes, "max_batch_events", MaxBatchEvents, "err", err)
+	default:
+		n.log.Debug("peer message refused", "reason", reason, "from", addr, "bytes", size, "err", err)
+	}
 }
 
 func (n *Node) reject(reason, from string) {

@@ -112,9 +112,31 @@ type testNode struct {
 	node   *Node
 	seq    uint64
 
-	mu      sync.Mutex
-	dropped int
-	calls   int
+	mu       sync.Mutex
+	dropped  int
+	calls    int
+	warnings []string // messages of WARN records logged by the node
+}
+
+// warnRecorder is a slog.Handler that keeps the messages of WARN and
+// higher records.
+type warnRecorder struct{ tn *testNode }
+
+func (w warnRecorder) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w warnRecorder) Handle(_ context.Context, r slog.Record) error {
+	w.tn.mu.Lock()
+	w.tn.warnings = append(w.tn.warnings, r.Message)
+	w.tn.mu.Unlock()
+	return nil
+}
+func (w warnRecorder) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w warnRecorder) WithGroup(string) slog.Handler      { return w }
+
+// warned reports whether the node logged a WARN record with message msg.
+func (tn *testNode) warned(msg string) bool {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	return slices.Contains(tn.warnings, msg)
 }
 
 func freeAddr(t *testing.T) string {
@@ -143,8 +165,9 @@ func rawEngine(t *testing.T, addr string) *actor.Engine {
 }
 
 // startTestNode starts node id on addr with peers (id → addr) and a fast
-// sync interval. store may be shared with an earlier incarnation.
-func startTestNode(t *testing.T, id, addr string, peers map[string]string, store *memStore) *testNode {
+// sync interval; opts adjust the Config. store may be shared with an
+// earlier incarnation.
+func startTestNode(t *testing.T, id, addr string, peers map[string]string, store *memStore, opts ...func(*Config)) *testNode {
 	t.Helper()
 	if store == nil {
 		store = newMemStore()
@@ -162,11 +185,15 @@ func startTestNode(t *testing.T, id, addr string, peers map[string]string, store
 	slices.SortFunc(ps, func(a, b Peer) int { return cmpString(a.ID, b.ID) })
 	max, _ := store.MaxSeqByOrigin(context.Background())
 	tn.seq = max[id]
-	n, err := Start(context.Background(), Config{
+	cfg := Config{
 		NodeID: id, Peers: ps, Engine: tn.engine, Store: store, Ingest: tn.ingest,
-		Logger: quietLogger(), Registry: tn.reg,
+		Logger: slog.New(warnRecorder{tn}), Registry: tn.reg,
 		SyncInterval: 200 * time.Millisecond, ProbeInterval: 50 * time.Millisecond, StartupGrace: 2 * time.Second,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	n, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

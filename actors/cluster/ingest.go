@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,28 +72,34 @@ func (n *Node) ingest(ctx context.Context, batch []inbound) {
 	var (
 		groups []*peerEvents
 		byPeer = map[*peer]*peerEvents{}
-		seen   = map[string]struct{}{}
-		more   []*peer
+		// seen holds, per event id, the copies already taken this round.
+		// Only an exact copy is dropped: a forged event carrying a genuine
+		// event's id must not shadow the genuine one, because nothing here
+		// has verified either yet (Ingest does, before anything is marked
+		// seen or applied).
+		seen = map[string][]*revocation.Event{}
+		more []*peer
 	)
 	for _, in := range batch {
 		if in.more {
 			more = append(more, in.p)
 		}
-		for _, e := range in.events {
+		for i := range in.events {
+			e := &in.events[i]
 			if e.Origin == n.cfg.NodeID || n.have.has(e.Origin, e.Seq) {
 				continue
 			}
-			if _, dup := seen[e.EventID]; dup {
+			if slices.ContainsFunc(seen[e.EventID], func(s *revocation.Event) bool { return sameEvent(s, e) }) {
 				continue
 			}
-			seen[e.EventID] = struct{}{}
+			seen[e.EventID] = append(seen[e.EventID], e)
 			g := byPeer[in.p]
 			if g == nil {
 				g = &peerEvents{p: in.p}
 				byPeer[in.p] = g
 				groups = append(groups, g)
 			}
-			g.events = append(g.events, e)
+			g.events = append(g.events, *e)
 		}
 	}
 	if len(groups) > 0 {
@@ -133,4 +141,12 @@ func (n *Node) ingest(ctx context.Context, batch []inbound) {
 	for _, p := range more {
 		n.cfg.Engine.Send(n.pid, helloTo{p: p})
 	}
+}
+
+// sameEvent reports whether a and b are the same event in every field,
+// signature included.
+func sameEvent(a, b *revocation.Event) bool {
+	return a.EventID == b.EventID && a.Type == b.Type && a.Value == b.Value && a.TS == b.TS &&
+		a.ExpiresAt == b.ExpiresAt && a.Reason == b.Reason && a.Origin == b.Origin && a.Seq == b.Seq &&
+		a.KeyID == b.KeyID && a.Alg == b.Alg && bytes.Equal(a.Sig, b.Sig)
 }

@@ -14,9 +14,11 @@ type metrics struct {
 	sent      *prometheus.CounterVec
 	skipped   *prometheus.CounterVec
 	resent    *prometheus.CounterVec
-	received  *prometheus.CounterVec
-	rejected  *prometheus.CounterVec
-	ingestErr *prometheus.CounterVec
+	// suppressed counts Hellos that did not start a resend round at once.
+	suppressed *prometheus.CounterVec
+	received   *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	ingestErr  *prometheus.CounterVec
 	// ingestDelay is receipt-to-applied time of received batches.
 	ingestDelay prometheus.Histogram
 }
@@ -38,11 +40,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		resent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "revocd_cluster_resent_total", Help: "Events resent to a peer by anti-entropy.",
 		}, []string{"peer"}),
+		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revocd_cluster_resends_suppressed_total",
+			Help: "Resend requests (Hellos) from a peer that did not start a resend round at once: a round to that peer ran less than the resend interval ago and was not being continued. The newest is answered when the interval ends.",
+		}, []string{"peer"}),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "revocd_cluster_events_received_total", Help: "Events received from a peer, before deduplication and verification.",
 		}, []string{"peer"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "revocd_cluster_messages_rejected_total", Help: "Peer messages ignored, by reason (unknown_peer, queue_full).",
+			Name: "revocd_cluster_messages_rejected_total", Help: "Peer frames and messages refused or ignored, by reason (unknown_peer, queue_full, frame_too_large, message_too_large, batch_too_large, malformed, unknown_type, unknown_target).",
 		}, []string{"reason"}),
 		ingestErr: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "revocd_cluster_ingest_errors_total", Help: "Ingest calls for peer events that returned an error (dropped events are also counted in revocd_events_dropped_total).",
@@ -53,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, 1},
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.lag, m.sent, m.skipped, m.resent, m.received, m.rejected, m.ingestErr, m.ingestDelay} {
+	for _, c := range []prometheus.Collector{m.connected, m.lag, m.sent, m.skipped, m.resent, m.suppressed, m.received, m.rejected, m.ingestErr, m.ingestDelay} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("cluster: register metrics: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -74,7 +75,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	// The actor starts probing from Started, inside Spawn: set its PID first.
 	n.pid = PIDFor(cfg.Engine.Address())
 	cfg.Engine.Spawn(func() actor.Receiver { return &replicator{n: n} }, Kind, actor.WithID(ID))
-	if err := listen(cfg.Engine); err != nil {
+	if err := listen(cfg.Engine, n.refused, n.log); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -85,10 +86,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 func (n *Node) PID() *actor.PID { return n.pid }
 
 // Broadcast sends this node's newly committed events to every connected
-// peer as one EventBatch. It never blocks (hollywood queues the message);
-// disconnected peers get the events by anti-entropy when they return. It
-// is meant to be called on the audit writer's goroutine after a commit,
-// with events whose Origin is this node.
+// peer, as EventBatches of at most MaxBatchEvents events. It never blocks
+// (hollywood queues the messages); disconnected peers get the events by
+// anti-entropy when they return. It is meant to be called on the audit
+// writer's goroutine after a commit, with events whose Origin is this node.
 func (n *Node) Broadcast(events []revocation.Event) {
 	if len(events) == 0 {
 		return
@@ -100,16 +101,20 @@ func (n *Node) Broadcast(events []revocation.Event) {
 		}
 	}
 	n.have.noteLocal(top)
-	var msg *remote.EventBatch
+	var msgs []*remote.EventBatch
 	for _, p := range n.peers {
 		if !p.connected.Load() {
 			n.m.skipped.WithLabelValues(p.id).Add(float64(len(events)))
 			continue
 		}
-		if msg == nil {
-			msg = &remote.EventBatch{NodeId: n.cfg.NodeID, Events: ToProto(events)}
+		if msgs == nil {
+			for chunk := range slices.Chunk(events, MaxBatchEvents) {
+				msgs = append(msgs, &remote.EventBatch{NodeId: n.cfg.NodeID, Events: ToProto(chunk)})
+			}
 		}
-		n.send(p, msg)
+		for _, msg := range msgs {
+			n.send(p, msg)
+		}
 		n.m.sent.WithLabelValues(p.id).Add(float64(len(events)))
 	}
 }

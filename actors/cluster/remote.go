@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -17,11 +19,14 @@ import (
 const remoteKind = "cluster-remote"
 
 // NewEngine returns an actor engine with hollywood remoting on addr
-// (mutual TLS when tlsCfg is set, MessageBufferSize frames). The address
-// is checked at once, but the listener only starts when Start has
-// registered the replicator: hollywood v1.0.5 accepts connections before
-// its engine is fully built (a data race on dead letters) and would drop
-// peer messages that arrive before the replicator exists.
+// (mutual TLS when tlsCfg is set). The address is checked at once, but the
+// listener only starts when Start has registered the replicator: hollywood
+// v1.0.5 accepts connections before its engine is fully built (a data race
+// on dead letters) and would drop peer messages that arrive before the
+// replicator exists.
+//
+// Sending goes through hollywood's remote (its stream router and writers);
+// receiving does not: see receiver.
 func NewEngine(addr string, tlsCfg *tls.Config) (*actor.Engine, error) {
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" || port == "" {
 		return nil, fmt.Errorf("cluster: listen address %q: want host:port with a fixed port", addr)
@@ -31,31 +36,46 @@ func NewEngine(addr string, tlsCfg *tls.Config) (*actor.Engine, error) {
 		return nil, fmt.Errorf("cluster: listen on %s: %w", addr, err)
 	}
 	_ = ln.Close()
-	rc := hremote.NewConfig().WithBufferSize(MessageBufferSize)
+	rc := hremote.NewConfig().WithBufferSize(MaxFrameBytes)
 	if tlsCfg != nil {
 		rc = rc.WithTLS(tlsCfg)
 	}
-	r := &deferredRemote{r: hremote.New(addr, rc)}
+	r := &deferredRemote{
+		addr: addr, tls: tlsCfg, r: hremote.New(sendOnlyAddr, rc),
+		recv: &receiver{self: PIDFor(addr)},
+	}
 	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(r))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: actor engine: %w", err)
 	}
+	r.recv.engine = e
 	e.Spawn(func() actor.Receiver { return &remoteHolder{r: r} }, remoteKind, actor.WithID(ID))
 	return e, nil
 }
 
+// sendOnlyAddr is where hollywood's remote listens for the instant between
+// its Start and Stop (see deferredRemote.listen).
+const sendOnlyAddr = "127.0.0.1:0"
+
 // deferredRemote is an actor.Remoter whose Start (called by NewEngine)
-// only records the engine; listen starts hollywood's remote. Messages sent
-// before that are dropped. Safe for concurrent use.
+// only records the engine; listen starts hollywood's remote for sending and
+// the node's own receiver on addr. Messages sent before that are dropped.
+// Safe for concurrent use.
 type deferredRemote struct {
-	r       *hremote.Remote
+	addr string
+	tls  *tls.Config
+	r    *hremote.Remote
+	recv *receiver
+
 	mu      sync.Mutex
 	engine  *actor.Engine
 	started atomic.Bool
 	stopped bool
+	cancel  context.CancelFunc
+	served  chan struct{} // closed when the receiver's server returned
 }
 
-func (d *deferredRemote) Address() string { return d.r.Address() }
+func (d *deferredRemote) Address() string { return d.addr }
 
 func (d *deferredRemote) Start(e *actor.Engine) error {
 	d.mu.Lock()
@@ -64,15 +84,49 @@ func (d *deferredRemote) Start(e *actor.Engine) error {
 	return nil
 }
 
+// listen starts sending and receiving. hollywood's Remote.Start both
+// spawns the stream router that sending needs and serves a listener that
+// decodes whatever arrives, for any registered type and any local actor,
+// and crashes the process on an envelope with an out-of-range index. So it
+// listens on an ephemeral loopback port and is stopped at once (hollywood
+// documents that sending keeps working after Stop), and the node serves
+// addr with its own receiver instead.
 func (d *deferredRemote) listen() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.started.Load() || d.stopped {
 		return nil
 	}
+	var (
+		ln  net.Listener
+		err error
+	)
+	if d.tls != nil {
+		ln, err = tls.Listen("tcp", d.addr, d.tls)
+	} else {
+		ln, err = net.Listen("tcp", d.addr)
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: listen on %s: %w", d.addr, err)
+	}
 	if err := d.r.Start(d.engine); err != nil {
+		_ = ln.Close()
 		return fmt.Errorf("cluster: %w", err)
 	}
+	d.r.Stop().Wait()
+	srv, err := d.recv.server()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel, d.served = cancel, make(chan struct{})
+	go func() {
+		defer close(d.served)
+		if err := srv.Serve(ctx, ln); err != nil {
+			d.recv.logger().Error("cluster listener failed", "addr", d.addr, "err", err)
+		}
+	}()
 	d.started.Store(true)
 	return nil
 }
@@ -83,20 +137,30 @@ func (d *deferredRemote) Send(pid *actor.PID, msg any, sender *actor.PID) {
 	}
 }
 
+// Stop stops the receiver's listener and closes its connections; the
+// returned group is done when they are.
 func (d *deferredRemote) Stop() *sync.WaitGroup {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopped = true
+	wg := &sync.WaitGroup{}
 	if !d.started.Load() {
-		return &sync.WaitGroup{}
+		return wg
 	}
 	d.started.Store(false)
-	return d.r.Stop()
+	d.cancel()
+	wg.Add(1)
+	go func() { <-d.served; wg.Done() }()
+	return wg
 }
 
-// listenRequest asks the remoteHolder to start listening; the reply is
-// a listenResult.
-type listenRequest struct{}
+// listenRequest asks the remoteHolder to start listening, with the hook
+// that counts and logs refused frames and messages; the reply is a
+// listenResult.
+type listenRequest struct {
+	reject rejectFunc
+	log    *slog.Logger
+}
 
 type listenResult struct{ err error }
 
@@ -105,8 +169,9 @@ type listenResult struct{ err error }
 type remoteHolder struct{ r *deferredRemote }
 
 func (h *remoteHolder) Receive(c *actor.Context) {
-	switch c.Message().(type) {
+	switch m := c.Message().(type) {
 	case listenRequest:
+		h.r.recv.setReject(m.reject, m.log)
 		c.Respond(listenResult{err: h.r.listen()})
 	case actor.Stopped:
 		wait := make(chan struct{})
@@ -118,13 +183,14 @@ func (h *remoteHolder) Receive(c *actor.Context) {
 	}
 }
 
-// listen starts the remote listener of an engine made by NewEngine.
-func listen(e *actor.Engine) error {
+// listen starts the remote listener of an engine made by NewEngine;
+// reject counts and logs what its receiver refuses.
+func listen(e *actor.Engine, reject rejectFunc, log *slog.Logger) error {
 	pid := e.Registry.GetPID(remoteKind, ID)
 	if pid == nil {
 		return errors.New("cluster: engine was not created by cluster.NewEngine")
 	}
-	res, err := e.Request(pid, listenRequest{}, 10*time.Second).Result()
+	res, err := e.Request(pid, listenRequest{reject: reject, log: log}, 10*time.Second).Result()
 	if err != nil {
 		return fmt.Errorf("cluster: start listener: %w", err)
 	}

@@ -1,0 +1,192 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+
+	"github.com/anthdm/hollywood/actor"
+	hremote "github.com/anthdm/hollywood/remote"
+	"storj.io/drpc"
+	"storj.io/drpc/drpcctx"
+	"storj.io/drpc/drpcmanager"
+	"storj.io/drpc/drpcmux"
+	"storj.io/drpc/drpcserver"
+	"storj.io/drpc/drpcwire"
+
+	"github.com/revocd/revocd/transport/remote"
+)
+
+// Wire type names of the messages a replicator accepts.
+var (
+	batchType = string((&remote.EventBatch{}).ProtoReflect().Descriptor().FullName())
+	helloType = string((&remote.Hello{}).ProtoReflect().Descriptor().FullName())
+)
+
+// Reasons a receiver refuses a frame or message
+// (revocd_cluster_messages_rejected_total{reason}).
+const (
+	rejectFrameTooLarge   = "frame_too_large"
+	rejectMessageTooLarge = "message_too_large"
+	rejectBatchTooLarge   = "batch_too_large"
+	rejectMalformed       = "malformed"
+	rejectUnknownType     = "unknown_type"
+	rejectUnknownTarget   = "unknown_target"
+)
+
+// rejectFunc counts and logs a refused frame or message from the
+// connection's remote address.
+type rejectFunc func(reason, from string, size int, err error)
+
+// receiver serves hollywood's remoting protocol (drpc, one Envelope per
+// frame) on the node's listen address in place of hollywood's own stream
+// reader, so that it can bound and check what it decodes:
+//
+//   - a frame longer than MaxFrameBytes is refused by drpc while it is
+//     read (it never buffers more than that) and the connection is closed;
+//   - a message longer than MaxBatchBytes is refused before it is decoded,
+//     an EventBatch with more than MaxBatchEvents events after;
+//   - only EventBatch and Hello, addressed to the replicator, are decoded
+//     and delivered; anything else, and envelope indices out of range, are
+//     refused (hollywood's reader decodes any registered type for any local
+//     actor and panics on a bad index).
+//
+// Messages are delivered without hollywood's sender PID, which the sender
+// chooses freely. Every refusal is counted and logged through the hook set
+// by setReject. Safe for concurrent use.
+type receiver struct {
+	hremote.DRPCRemoteUnimplementedServer
+
+	self   *actor.PID
+	engine *actor.Engine
+	reject atomic.Pointer[rejectFunc]
+	log    atomic.Pointer[slog.Logger]
+}
+
+// setReject installs the hook that counts and logs refusals (before the
+// listener starts).
+func (r *receiver) setReject(f rejectFunc, log *slog.Logger) {
+	r.reject.Store(&f)
+	r.log.Store(log)
+}
+
+func (r *receiver) logger() *slog.Logger {
+	if l := r.log.Load(); l != nil {
+		return l
+	}
+	return slog.Default()
+}
+
+func (r *receiver) refuse(reason, from string, size int, err error) {
+	if f := r.reject.Load(); f != nil {
+		(*f)(reason, from, size, err)
+	}
+}
+
+// server returns the drpc server with the frame bound.
+func (r *receiver) server() (*drpcserver.Server, error) {
+	mux := drpcmux.New()
+	if err := hremote.DRPCRegisterRemote(mux, r); err != nil {
+		return nil, fmt.Errorf("cluster: register receiver: %w", err)
+	}
+	return drpcserver.NewWithOptions(mux, drpcserver.Options{
+		Manager: drpcmanager.Options{Reader: drpcwire.ReaderOptions{MaximumBufferSize: MaxFrameBytes}},
+	}), nil
+}
+
+// Receive implements hremote.DRPCRemoteServer: it serves one connection's
+// stream until it ends or a frame is refused.
+func (r *receiver) Receive(stream hremote.DRPCRemote_ReceiveStream) error {
+	from := remoteAddr(stream.Context())
+	for {
+		env, err := stream.Recv()
+		if err != nil {
+			if isOverflow(err) {
+				r.refuse(rejectFrameTooLarge, from, MaxFrameBytes, err)
+			}
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return fmt.Errorf("cluster: receive from %s: %w", from, err)
+		}
+		for _, msg := range env.GetMessages() {
+			r.deliver(env, msg, from)
+		}
+	}
+}
+
+// deliver checks, decodes and hands one message to the replicator.
+func (r *receiver) deliver(env *hremote.Envelope, msg *hremote.Message, from string) {
+	if msg == nil {
+		return
+	}
+	ti, tt := int(msg.GetTypeNameIndex()), int(msg.GetTargetIndex())
+	if ti < 0 || ti >= len(env.GetTypeNames()) || tt < 0 || tt >= len(env.GetTargets()) {
+		r.refuse(rejectMalformed, from, len(msg.GetData()), errors.New("index out of range"))
+		return
+	}
+	if t := env.GetTargets()[tt]; t.GetID() != r.self.ID {
+		r.refuse(rejectUnknownTarget, from, len(msg.GetData()), fmt.Errorf("target %q", t.GetID()))
+		return
+	}
+	if len(msg.GetData()) > MaxBatchBytes {
+		r.refuse(rejectMessageTooLarge, from, len(msg.GetData()), nil)
+		return
+	}
+	var payload any
+	switch tname := env.GetTypeNames()[ti]; tname {
+	case batchType:
+		b := &remote.EventBatch{}
+		if err := b.UnmarshalVT(msg.GetData()); err != nil {
+			r.refuse(rejectMalformed, from, len(msg.GetData()), err)
+			return
+		}
+		if len(b.GetEvents()) > MaxBatchEvents {
+			r.refuse(rejectBatchTooLarge, from, len(msg.GetData()), fmt.Errorf("%d events", len(b.GetEvents())))
+			return
+		}
+		payload = b
+	case helloType:
+		h := &remote.Hello{}
+		if err := h.UnmarshalVT(msg.GetData()); err != nil {
+			r.refuse(rejectMalformed, from, len(msg.GetData()), err)
+			return
+		}
+		payload = h
+	default:
+		r.refuse(rejectUnknownType, from, len(msg.GetData()), fmt.Errorf("type %q", tname))
+		return
+	}
+	r.engine.SendLocal(r.self, payload, nil)
+}
+
+// isOverflow reports whether err is drpc refusing a frame beyond
+// MaximumBufferSize.
+func isOverflow(err error) bool {
+	return drpc.ProtocolError.Has(err) && strings.Contains(err.Error(), "data overflow")
+}
+
+// remoteAddr returns the address of the stream's connection, with the TLS
+// client certificate's subject when there is one.
+func remoteAddr(ctx context.Context) string {
+	tr, ok := drpcctx.Transport(ctx)
+	if !ok {
+		return "unknown"
+	}
+	c, ok := tr.(net.Conn)
+	if !ok {
+		return "unknown"
+	}
+	addr := c.RemoteAddr().String()
+	if tc, ok := c.(*tls.Conn); ok {
+		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+			addr += " (" + certs[0].Subject.String() + ")"
+		}
+	}
+	return addr
+}
