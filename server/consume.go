@@ -62,15 +62,20 @@ func Consume(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			log.Warn("consume: dropped unverifiable event", "event_id", e.EventID, "origin", e.Origin, "err", err)
 			return fmt.Errorf("consume: drop event %s: %w", e.EventID, err)
 		}
+		// A replay is an event already written to Redis: the id is
+		// recorded only after the write succeeded, so an event whose
+		// write failed is written when it comes again.
 		if replay.Seen(e.EventID) {
 			dropped.Add(1)
 			return nil
 		}
 		// Retry Redis writes until they succeed or we are stopped: the
-		// offset is committed only after the handler returns.
+		// offset is committed only after the handler returns, and a
+		// handler stopped by ctx is not committed.
 		for backoff := 100 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
 			err := mirror.Deliver(c, []revocation.Event{*e})
 			if err == nil {
+				replay.Record(e.EventID)
 				applied.Add(1)
 				return nil
 			}

@@ -53,6 +53,13 @@ func trustConfigured(v *eventsig.Verifier, spec string) error {
 // intake is the receive path shared by the Kafka consumer and the cluster:
 // validate, verify the signature against trusted keys, drop replays, then
 // commit through the audit writer (which applies to the index).
+//
+// A replay is decided against what is durable: the replay guard is asked
+// before the commit but an event id is recorded in it only after the audit
+// writer acknowledged the commit. An event whose commit failed is therefore
+// taken again, not dropped as a replay, when it is delivered again (a
+// Kafka redelivery, a peer's resend); the audit writer ignores duplicate
+// event ids, so two concurrent deliveries of one event are harmless.
 type intake struct {
 	index    *index.Index
 	origin   string
@@ -80,11 +87,18 @@ func newIntake(ix *index.Index, origin string, v *eventsig.Verifier, replay *eve
 
 // Ingest verifies and commits events from source ("kafka", "peer:<id>").
 // Events of this node's own origin are skipped (already applied). It returns
-// an error wrapping errDropped if any event was refused; the others are
-// still committed.
+// nil once every accepted event is durable; an error wrapping errDropped if
+// some event was refused (the others are durable); any other error if the
+// commit failed, in which case nothing of the call is known to be durable
+// and nothing was recorded as seen: the caller retries (the Kafka handler)
+// or the events come again (anti-entropy), and are then accepted.
 func (in *intake) Ingest(ctx context.Context, events []revocation.Event, source string) error {
 	ok := make([]revocation.Event, 0, len(events))
 	var dropErr error
+	var batchIDs map[string]struct{} // duplicates inside this delivery
+	if len(events) > 1 {
+		batchIDs = make(map[string]struct{}, len(events))
+	}
 	for i := range events {
 		e := &events[i]
 		if e.Origin == in.origin {
@@ -103,6 +117,9 @@ func (in *intake) Ingest(ctx context.Context, events []revocation.Event, source 
 				reason = "bad_signature"
 			}
 		} else if in.replay.Seen(e.EventID) {
+			// Seen only checks: ids are recorded after the commit below.
+			reason = "replay"
+		} else if _, dup := batchIDs[e.EventID]; dup {
 			reason = "replay"
 		}
 		if reason != "" {
@@ -110,13 +127,17 @@ func (in *intake) Ingest(ctx context.Context, events []revocation.Event, source 
 			dropErr = fmt.Errorf("%w: %s event %s from %s", errDropped, reason, e.EventID, source)
 			continue
 		}
+		if batchIDs != nil {
+			batchIDs[e.EventID] = struct{}{}
+		}
 		ok = append(ok, *e)
 	}
 	if len(ok) > 0 {
 		// Verified events are enforced at once, before the audit commit:
 		// applying a revocation only ever makes tokens more revoked, and
-		// an event lost by a crash before the commit comes back through
-		// anti-entropy or the Kafka offset (committed after this returns).
+		// an event lost by a crash or a failed commit comes back through
+		// anti-entropy or the Kafka offset (committed only after this
+		// returns nil or errDropped).
 		for i := range ok {
 			audit.ApplyEvent(in.index, &ok[i])
 		}
@@ -124,8 +145,16 @@ func (in *intake) Ingest(ctx context.Context, events []revocation.Event, source 
 		if err != nil {
 			return fmt.Errorf("server: ingest: %w", err)
 		}
-		if r, _ := res.(*audit.Result); r != nil && r.Err != nil {
+		r, _ := res.(*audit.Result)
+		if r == nil {
+			return fmt.Errorf("server: ingest: unexpected audit reply %T", res)
+		}
+		if r.Err != nil {
 			return fmt.Errorf("server: ingest: %w", r.Err)
+		}
+		// Durable now (or already was: the audit log ignores duplicates).
+		for i := range ok {
+			in.replay.Record(ok[i].EventID)
 		}
 		in.received.WithLabelValues(sourceLabel(source)).Add(float64(len(ok)))
 	}

@@ -102,24 +102,7 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 			return nil, fmt.Errorf("server: kafka publisher: %w", err)
 		}
 		p.spawnOutbox(d, "kafka", p.pub)
-		consumer, err := kafka.NewConsumer(kcfg, func(c context.Context, e *revocation.Event) error {
-			// Dropped events (forged, replayed) are final; anything else
-			// (the audit log busy or failing) is retried until it commits
-			// or the node stops, so the record's offset is committed only
-			// once the event is durable here.
-			for backoff := 50 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
-				err := d.Ingest(c, []revocation.Event{*e}, "kafka")
-				if err == nil || errors.Is(err, errDropped) {
-					return err
-				}
-				d.Log.Warn("kafka: ingest failed; retrying", "event_id", e.EventID, "err", err)
-				select {
-				case <-c.Done():
-					return c.Err()
-				case <-time.After(backoff):
-				}
-			}
-		})
+		consumer, err := kafka.NewConsumer(kcfg, kafkaHandler(d.Ingest, d.Log))
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("server: kafka consumer: %w", err)
@@ -141,6 +124,32 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 		close(p.stopped)
 	}()
 	return p, nil
+}
+
+// kafkaHandler is the Kafka consumer's handler: it ingests one event and
+// returns nil once the event is durable here, or errDropped's wrapper when
+// it was refused (forged, unsigned, malformed, or a replay of an event
+// already durable): both let the consumer commit the record's offset.
+// Anything else (the audit log busy or failing) is retried with backoff
+// until it commits or ctx ends; then it returns ctx's error, which the
+// consumer does not commit. So no offset is committed before its event is
+// durable, and a failed commit is never turned into a "replay" by the
+// retry, because ingest records an event as seen only after its commit.
+func kafkaHandler(ingest func(ctx context.Context, events []revocation.Event, source string) error, log *slog.Logger) func(ctx context.Context, e *revocation.Event) error {
+	return func(ctx context.Context, e *revocation.Event) error {
+		for backoff := 50 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
+			err := ingest(ctx, []revocation.Event{*e}, "kafka")
+			if err == nil || errors.Is(err, errDropped) {
+				return err
+			}
+			log.Warn("kafka: ingest failed; retrying", "event_id", e.EventID, "err", err, "backoff", backoff)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(backoff):
+			}
+		}
+	}
 }
 
 func (p *propagation) spawnOutbox(d propagationDeps, name string, sink outbox.Sink) {

@@ -31,7 +31,8 @@
 // the root signature once per (key, root, signature); later events of the
 // same batch hit a bounded cache and cost only hashes.
 //
-// ReplayGuard drops duplicate event ids seen within a TTL.
+// ReplayGuard remembers the ids of events made durable within a TTL, so
+// receivers drop duplicates; receivers record an id only after its commit.
 //
 // The package is pure: it performs no I/O and imports no network library.
 package eventsig

@@ -15,14 +15,22 @@ const DefaultReplayTTL = 180 * time.Second
 // about 100 s of ids; past it the oldest ids are forgotten early.
 const ReplayCapacity = 1 << 20
 
-// ReplayGuard reports event ids already seen within a TTL, so duplicates
-// arriving from the network can be counted and dropped before they are
-// applied again.
+// ReplayGuard remembers, for a TTL, the ids of events that were made
+// durable, so duplicates arriving from the network can be counted and
+// dropped before they are applied again.
+//
+// Checking and recording are separate steps on purpose: a receiver asks
+// Seen before it commits an event and calls Record only once the commit was
+// acknowledged. An event whose commit failed is therefore not a replay when
+// it is delivered again: a replay is decided against what is durable, never
+// against what was merely received.
 //
 // It is an optimisation, not a safety mechanism: applying a revocation
-// event twice is harmless (the index is idempotent), so a duplicate that
-// arrives after the TTL, or after its id was evicted under memory pressure,
-// is simply applied again. Memory is bounded by ReplayCapacity.
+// event twice is harmless (the index is idempotent and the audit log ignores
+// duplicate event ids), so a duplicate that arrives after the TTL, after its
+// id was evicted under memory pressure, or while its first copy is still
+// being committed, is simply applied again. Memory is bounded by
+// ReplayCapacity.
 //
 // A ReplayGuard is safe for concurrent use.
 type ReplayGuard struct {
@@ -47,28 +55,53 @@ func NewReplayGuard(ttl time.Duration, now func() time.Time) *ReplayGuard {
 	return &ReplayGuard{ttl: ttl, now: now, max: ReplayCapacity, curStart: now(), cur: map[[16]byte]int64{}}
 }
 
-// Seen reports whether eventID was recorded within the last ttl; if not, it
-// records it now and returns false. The window counts from the first
-// sighting; a repeat inside the window does not extend it.
+// Seen reports whether eventID was recorded within the last ttl. It
+// records nothing: call Record once the event is durable.
 func (g *ReplayGuard) Seen(eventID string) bool {
 	k := replayKey(eventID)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
+	g.expire(now)
+	return g.has(k, now.UnixNano())
+}
+
+// Record remembers eventID for ttl from now, unless it is already
+// remembered: the window counts from the first recording, a repeat inside
+// it does not extend it. Call it only after the event was made durable (or
+// delivered, for a receiver whose destination is not this node).
+func (g *ReplayGuard) Record(eventID string) {
+	k := replayKey(eventID)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
 	ns := now.UnixNano()
+	g.expire(now)
+	if g.has(k, ns) {
+		return
+	}
+	if len(g.cur) >= g.max/2 {
+		g.rotate(now, false) // memory bound: forget the oldest generation early
+	}
+	g.cur[k] = ns
+}
+
+// expire rotates the generations when the current one is older than ttl
+// (both are dropped after 2*ttl or a backwards clock step). g.mu is held.
+func (g *ReplayGuard) expire(now time.Time) {
 	if age := now.Sub(g.curStart); age >= g.ttl || age < 0 {
 		g.rotate(now, age >= 2*g.ttl || age < 0)
 	}
+}
+
+// has reports whether k was recorded within ttl of ns. g.mu is held.
+func (g *ReplayGuard) has(k [16]byte, ns int64) bool {
 	if t, ok := g.cur[k]; ok && ns-t < int64(g.ttl) {
 		return true
 	}
 	if t, ok := g.prev[k]; ok && ns-t < int64(g.ttl) {
 		return true
 	}
-	if len(g.cur) >= g.max/2 {
-		g.rotate(now, false) // memory bound: forget the oldest generation early
-	}
-	g.cur[k] = ns
 	return false
 }
 

@@ -19,6 +19,16 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// seenOrRecord is the receive path with an always successful commit:
+// check, then record a fresh id.
+func seenOrRecord(g *ReplayGuard, id string) bool {
+	if g.Seen(id) {
+		return true
+	}
+	g.Record(id)
+	return false
+}
+
 func TestReplayGuard(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	g := NewReplayGuard(180*time.Second, clk.now)
@@ -42,9 +52,42 @@ func TestReplayGuard(t *testing.T) {
 	}
 	for i, s := range steps {
 		clk.advance(s.advance)
-		if got := g.Seen(s.id); got != s.want {
+		if got := seenOrRecord(g, s.id); got != s.want {
 			t.Fatalf("step %d (%s after +%v): Seen = %v, want %v", i, s.id, s.advance, got, s.want)
 		}
+	}
+}
+
+// TestReplayGuardSeenDoesNotRecord: an id is a replay only once Record
+// was called for it (after its commit); asking, however often, records
+// nothing, and recording again does not extend the window.
+func TestReplayGuardSeenDoesNotRecord(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	g := NewReplayGuard(time.Minute, clk.now)
+	steps := []struct {
+		advance time.Duration
+		record  bool // Record the id before asking
+		want    bool
+	}{
+		{0, false, false},               // delivered, commit failed
+		{0, false, false},               // redelivered: not a replay
+		{time.Second, true, true},       // committed at t=1s
+		{30 * time.Second, true, true},  // recorded again at t=31s: window unchanged
+		{29 * time.Second, false, true}, // t=60s: 59 s after the first Record
+		{time.Second, false, false},     // t=61s: expired
+		{0, false, false},               // still nothing recorded by asking
+	}
+	for i, s := range steps {
+		clk.advance(s.advance)
+		if s.record {
+			g.Record("ev")
+		}
+		if got := g.Seen("ev"); got != s.want {
+			t.Fatalf("step %d: Seen = %v, want %v", i, got, s.want)
+		}
+	}
+	if n := g.Len(); n > 1 {
+		t.Fatalf("guard holds %d ids, want at most 1", n)
 	}
 }
 
@@ -53,12 +96,12 @@ func TestReplayGuardDefaultsAndClockSkew(t *testing.T) {
 	if g.ttl != DefaultReplayTTL {
 		t.Fatalf("ttl = %v", g.ttl)
 	}
-	if g.Seen("x") || !g.Seen("x") {
+	if seenOrRecord(g, "x") || !seenOrRecord(g, "x") {
 		t.Fatal("default guard")
 	}
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	g = NewReplayGuard(time.Minute, clk.now)
-	g.Seen("x")
+	g.Record("x")
 	clk.advance(-time.Hour) // clock stepped back: forgetting is harmless
 	if g.Seen("x") {
 		t.Fatal("entry survived a backwards clock step")
@@ -70,7 +113,7 @@ func TestReplayGuardBounded(t *testing.T) {
 	g := NewReplayGuard(time.Hour, clk.now)
 	g.max = 100
 	for i := range 1000 {
-		if g.Seen(fmt.Sprint("id-", i)) {
+		if seenOrRecord(g, fmt.Sprint("id-", i)) {
 			t.Fatalf("id %d reported seen", i)
 		}
 		if g.Len() > 100 {
@@ -82,24 +125,28 @@ func TestReplayGuardBounded(t *testing.T) {
 	}
 }
 
+// TestReplayGuardConcurrent: concurrent receivers of the same ids. Between
+// one receiver's Seen and its Record another may see the id as fresh too
+// (both commit; the audit log ignores the duplicate), but once recorded an
+// id is a replay for everyone and is remembered once.
 func TestReplayGuardConcurrent(t *testing.T) {
 	g := NewReplayGuard(time.Minute, nil)
+	const ids, workers = 500, 8
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	fresh := 0
-	for range 8 {
+	for range workers {
 		wg.Go(func() {
-			for i := range 500 {
-				if !g.Seen(fmt.Sprint(i)) {
-					mu.Lock()
-					fresh++
-					mu.Unlock()
-				}
+			for i := range ids {
+				seenOrRecord(g, fmt.Sprint(i))
 			}
 		})
 	}
 	wg.Wait()
-	if fresh != 500 {
-		t.Fatalf("%d ids reported fresh, want 500", fresh)
+	for i := range ids {
+		if !g.Seen(fmt.Sprint(i)) {
+			t.Fatalf("id %d recorded by %d workers is not seen", i, workers)
+		}
+	}
+	if n := g.Len(); n != ids {
+		t.Fatalf("guard holds %d ids, want %d", n, ids)
 	}
 }
