@@ -77,6 +77,8 @@ type Config struct {
 	IdleTimeout        time.Duration
 	MaxHeaderBytes     int
 	KeyRotation        time.Duration
+
+	raw map[string]string // every variable's value, by name (for Require)
 }
 
 // Peer is one entry of CLUSTER_PEERS ("id@host:port").

@@ -28,12 +28,21 @@ func Variables() []Variable {
 // LoadOption changes how Load validates.
 type LoadOption func(*loadOptions)
 
-type loadOptions struct{ serverSecrets bool }
+type loadOptions struct {
+	serverSecrets bool
+	required      []string
+}
 
 // WithoutServerSecrets skips the production checks of the token secret and
 // admin API keys, for modes that neither issue tokens nor serve the admin
 // API (`revocd consume`, `revocd event-key`).
 func WithoutServerSecrets() LoadOption { return func(o *loadOptions) { o.serverSecrets = false } }
+
+// Require makes Load refuse an empty value for each named variable (e.g.
+// `revocd consume` needs KAFKA_BOOTSTRAP, REDIS_URL and EVENT_TRUSTED_KEYS).
+func Require(vars ...string) LoadOption {
+	return func(o *loadOptions) { o.required = append(o.required, vars...) }
+}
 
 // Load parses args (without the program name) and getenv into a validated
 // Config. fs receives the flags; its output is used for usage messages.
@@ -51,7 +60,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string, opts ...L
 	envFile := fs.String("env-file", "", "load variables from this .env file (process environment wins)")
 	listen := fs.String("listen", "", "HTTP listen address (alias of --listen-addr)")
 	if err := fs.Parse(args); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, &Error{Err: err}
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
@@ -60,17 +69,17 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string, opts ...L
 	if *envFile != "" {
 		f, err := os.Open(*envFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --env-file: %w", ErrInvalid, err)
+			return nil, &Error{Err: fmt.Errorf("--env-file: %w", err)}
 		}
 		fileVars, err = ParseEnvFile(f)
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%w: --env-file %s: %w", ErrInvalid, *envFile, err)
+			return nil, &Error{Err: fmt.Errorf("--env-file %s: %w", *envFile, err)}
 		}
 	}
 	aliases := map[string]*string{"LISTEN_ADDR": listen}
 
-	c := &Config{Dev: *dev}
+	c := &Config{Dev: *dev, raw: make(map[string]string, len(settings))}
 	for i, s := range settings {
 		v, ok := s.def, false
 		if fv, found := fileVars[s.env]; found {
@@ -85,37 +94,54 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string, opts ...L
 		if a := aliases[s.env]; a != nil && *a != "" && !ok {
 			v = *a
 		}
+		c.raw[s.env] = v
 		if err := s.apply(c, v); err != nil {
-			return nil, fmt.Errorf("%w: %s (--%s) = %q: %w", ErrInvalid, s.env, s.flagName(), v, err)
+			return nil, &Error{Var: s.env, Err: fmt.Errorf("%s (--%s) = %q: %w", s.env, s.flagName(), v, err)}
 		}
 	}
-	if err := c.validate(lo.serverSecrets); err != nil {
+	if err := c.validate(lo); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Config) validate(serverSecrets bool) error {
+// validate checks what no single variable can: combinations, the files the
+// variables name (readable and parseable, so that nothing fails after the
+// node listens), the variables a mode requires, and the production
+// refusals.
+func (c *Config) validate(lo loadOptions) error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return fmt.Errorf("%w: TLS_CERT and TLS_KEY must be set together", ErrInvalid)
+		v := "TLS_KEY"
+		if c.TLSCert == "" {
+			v = "TLS_CERT"
+		}
+		return Errorf(v, "TLS_CERT and TLS_KEY must be set together; %s is missing", v)
 	}
 	if c.MaxAccessTTL < c.AccessTTL {
-		return fmt.Errorf("%w: JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES must be >= JWT_ACCESS_TOKEN_EXPIRE_MINUTES", ErrInvalid)
+		return Errorf("JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES must be >= JWT_ACCESS_TOKEN_EXPIRE_MINUTES")
 	}
-	if len(c.ClusterPeers) > 0 && c.ClusterListen == "" {
-		return fmt.Errorf("%w: CLUSTER_PEERS needs CLUSTER_LISTEN", ErrInvalid)
+	if err := c.validateCluster(); err != nil {
+		return err
 	}
-	if c.Dev || !serverSecrets {
+	if err := c.validateFiles(); err != nil {
+		return err
+	}
+	for _, v := range lo.required {
+		if c.lookup(v) == "" {
+			return Errorf(v, "%s is required in this mode and is not set", v)
+		}
+	}
+	if c.Dev || !lo.serverSecrets {
 		return nil
 	}
 	if c.JWTSecretKey == SeedDefaultSecret {
-		return fmt.Errorf("%w: JWT_SECRET_KEY is the public default; set JWT_SECRET_KEY to a secret of your own (e.g. `openssl rand -hex 32`) or run with --dev", ErrInsecure)
+		return &Error{Var: "JWT_SECRET_KEY", Insecure: true, Err: errors.New("JWT_SECRET_KEY is the public default; set JWT_SECRET_KEY to a secret of your own (e.g. `openssl rand -hex 32`) or run with --dev")}
 	}
 	if len(c.JWTSecretKey) < 32 && c.JWTAlgorithm == "HS256" {
-		return fmt.Errorf("%w: JWT_SECRET_KEY is shorter than 32 characters; set a longer JWT_SECRET_KEY", ErrInsecure)
+		return &Error{Var: "JWT_SECRET_KEY", Insecure: true, Err: errors.New("JWT_SECRET_KEY is shorter than 32 characters; set a longer JWT_SECRET_KEY")}
 	}
 	if len(c.AdminAPIKeys) == 0 {
-		return fmt.Errorf("%w: ADMIN_API_KEYS is empty; set ADMIN_API_KEYS to one or more comma-separated keys or run with --dev", ErrInsecure)
+		return &Error{Var: "ADMIN_API_KEYS", Insecure: true, Err: errors.New("ADMIN_API_KEYS is empty; set ADMIN_API_KEYS to one or more comma-separated keys or run with --dev")}
 	}
 	return nil
 }

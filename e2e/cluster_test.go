@@ -533,7 +533,9 @@ func TestClusterConfigErrors(t *testing.T) {
 		{"unreadable TLS cert", []string{listen, "CLUSTER_TLS_CERT=" + missing, "CLUSTER_TLS_KEY=" + missing, "CLUSTER_TLS_CA=" + missing}, "CLUSTER_TLS_CERT"},
 		{"TLS without CLUSTER_LISTEN", []string{"CLUSTER_TLS_CERT=" + missing, "CLUSTER_TLS_KEY=" + missing, "CLUSTER_TLS_CA=" + missing}, "CLUSTER_LISTEN is not"},
 		{"port 0", []string{"CLUSTER_LISTEN=127.0.0.1:0"}, "fixed port"},
-		{"peer is this node", []string{"NODE_ID=node-a", listen, "CLUSTER_PEERS=node-a@127.0.0.1:1"}, "this node's NODE_ID"},
+		// A peer list naming this node itself is allowed (one CLUSTER_PEERS
+		// value for every node): see TestClusterPeersMayListThisNode.
+		{"peer listed twice", []string{"NODE_ID=node-a", listen, "CLUSTER_PEERS=node-b@127.0.0.1:1,node-b@127.0.0.1:2"}, "listed twice"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,14 @@ const (
 	ExitConfig = 2
 )
 
+// Modes (subcommands) of the revocd command.
+const (
+	modeServe    = "serve"
+	modeConsume  = "consume"
+	modeEventKey = "event-key"
+	modeBackup   = "backup"
+)
+
 // Main parses args (without the program name) and runs the node until ctx
 // ends. It returns the process exit code: 2 for configuration errors
 // (including an insecure production configuration), 1 for runtime failures.
@@ -30,22 +38,41 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 
 // MainIO is Main with an explicit standard output (for subcommands that
 // print results). Subcommands: "consume" (the Kafka → Redis consumer
-// service) and "event-key" (print this node's event-signature public key,
-// creating it on first use, for EVENT_TRUSTED_KEYS of other nodes).
+// service), "event-key" (print this node's event-signature public key,
+// creating it on first use, for EVENT_TRUSTED_KEYS of other nodes) and
+// "backup FILE [--force]" (an online backup of SQLITE_PATH).
+//
+// Every configuration error, whenever it is found, is a *config.Error; it
+// is mapped to exit code 2 here and only here (see exitCode), so systemd's
+// RestartPreventExitStatus=2 stops a node that cannot start as configured.
 func MainIO(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	mode := "serve"
-	if len(args) > 0 && (args[0] == "consume" || args[0] == "event-key" || args[0] == "serve") {
-		mode, args = args[0], args[1:]
+	mode := modeServe
+	if len(args) > 0 {
+		switch args[0] {
+		case modeServe, modeConsume, modeEventKey, modeBackup:
+			mode, args = args[0], args[1:]
+		}
 	}
 	fs := flag.NewFlagSet("revocd "+mode, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: revocd [flags]\n\nEvery flag can also be set by the environment variable named in its help.\n\n")
+		if mode == modeBackup {
+			fmt.Fprintf(stderr, "Usage: revocd backup [flags] FILE [--force]\n\nWrites a consistent copy of SQLITE_PATH to FILE while the node runs.\n\n")
+		} else {
+			fmt.Fprintf(stderr, "Usage: revocd [serve|consume|event-key|backup] [flags]\n\nEvery flag can also be set by the environment variable named in its help.\n\n")
+		}
 		fs.PrintDefaults()
 	}
+	var force *bool
+	if mode == modeBackup {
+		force = fs.Bool("force", false, "overwrite FILE if it exists")
+	}
 	var opts []config.LoadOption
-	if mode != "serve" {
+	if mode != modeServe {
 		opts = append(opts, config.WithoutServerSecrets())
+	}
+	if mode == modeConsume {
+		opts = append(opts, config.Require("KAFKA_BOOTSTRAP", "REDIS_URL", "EVENT_TRUSTED_KEYS"))
 	}
 	cfg, err := config.Load(fs, args, getenv, opts...)
 	if errors.Is(err, flag.ErrHelp) {
@@ -53,23 +80,92 @@ func MainIO(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "revocd: %v\n", err)
-		return ExitConfig
+		return exitCode(err)
 	}
 	log := NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	var runErr error
 	switch mode {
-	case "event-key":
-		runErr = printEventKey(ctx, cfg, stdout)
-	case "consume":
+	case modeEventKey:
+		if runErr = prepareSQLite(cfg.SQLitePath, log); runErr == nil {
+			runErr = printEventKey(ctx, cfg, stdout)
+		}
+	case modeConsume:
 		runErr = Consume(ctx, cfg, log)
+	case modeBackup:
+		runErr = backup(ctx, cfg, fs.Args(), *force, stdout, log)
 	default:
-		runErr = Run(ctx, cfg, log, nil)
+		if runErr = prepareSQLite(cfg.SQLitePath, log); runErr == nil {
+			runErr = Run(ctx, cfg, log, nil)
+		}
 	}
-	if err := runErr; err != nil {
-		log.Error("revocd failed", "err", err)
+	if runErr != nil {
+		log.Error("revocd failed", "err", runErr)
+	}
+	return exitCode(runErr)
+}
+
+// exitCode maps the outcome of a run to the process exit code: 2 for a
+// configuration error (config.ErrInvalid, config.ErrInsecure), 1 for any
+// other failure.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case config.IsConfig(err):
+		return ExitConfig
+	default:
 		return ExitFailed
 	}
-	return ExitOK
+}
+
+// prepareSQLite creates SQLITE_PATH's directory (0700) and file (0600) when
+// missing, before anything listens. Failing that is a configuration error
+// naming SQLITE_PATH. An existing database that other users may read is
+// allowed but logged as a warning: it holds every private key of the node.
+func prepareSQLite(path string, log *slog.Logger) error {
+	exposed, err := sqlitestore.Prepare(path)
+	if err != nil {
+		return config.Errorf("SQLITE_PATH", "SQLITE_PATH=%s: %w (create it, or set SQLITE_PATH to a writable location)", path, err)
+	}
+	for _, f := range exposed {
+		log.Warn("SQLite file is accessible to other users; it holds the node's private keys: chmod 600 it",
+			"path", f.Path, "mode", fmt.Sprintf("%#o", uint32(f.Mode)), "variable", "SQLITE_PATH")
+	}
+	return nil
+}
+
+// backup implements `revocd backup FILE [--force]`: an online, consistent
+// copy of SQLITE_PATH, safe while the node runs (see sqlitestore.Backup).
+// A missing FILE argument, a missing database, a FILE that exists (without
+// --force) or whose directory cannot be created are configuration errors.
+func backup(ctx context.Context, cfg *config.Config, args []string, force bool, stdout io.Writer, log *slog.Logger) error {
+	// Go's flag package stops at FILE: accept --force after it too.
+	var file string
+	for _, a := range args {
+		switch {
+		case a == "--force" || a == "-force":
+			force = true
+		case file == "":
+			file = a
+		default:
+			return &config.Error{Err: fmt.Errorf("backup: unexpected argument %q; usage: revocd backup [flags] FILE [--force]", a)}
+		}
+	}
+	if file == "" {
+		return &config.Error{Err: errors.New("backup: missing FILE; usage: revocd backup [flags] FILE [--force]")}
+	}
+	err := sqlitestore.Backup(ctx, cfg.SQLitePath, file, force)
+	switch {
+	case errors.Is(err, sqlitestore.ErrNoDatabase), errors.Is(err, sqlitestore.ErrBadPath):
+		return config.Errorf("SQLITE_PATH", "backup: SQLITE_PATH=%s: %w", cfg.SQLitePath, err)
+	case errors.Is(err, sqlitestore.ErrBackupExists), errors.Is(err, sqlitestore.ErrDirectory), errors.Is(err, sqlitestore.ErrCreate):
+		return &config.Error{Err: fmt.Errorf("backup: FILE %s: %w", file, err)}
+	case err != nil:
+		return err
+	}
+	log.Info("backup written", "file", file, "from", cfg.SQLitePath)
+	_, err = fmt.Fprintln(stdout, file)
+	return err
 }
 
 // NewLogger returns a slog logger writing text or JSON at level.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 
+	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/crypto/eventsig"
 	"github.com/revocd/revocd/crypto/kex"
 	"github.com/revocd/revocd/persistence/sqlitestore"
@@ -67,7 +68,7 @@ func loadSecrets(ctx context.Context, store *sqlitestore.Store, eventKeyID strin
 		return nil, fmt.Errorf("server: decode event signer: %w", err)
 	}
 	if s.signer.KeyID() != eventKeyID {
-		return nil, fmt.Errorf("server: PQC_SIGNING_KEY_ID is %q but this database's event-signing key is %q; set PQC_SIGNING_KEY_ID=%s",
+		return nil, config.Errorf("PQC_SIGNING_KEY_ID", "PQC_SIGNING_KEY_ID is %q but this database's event-signing key is %q; set PQC_SIGNING_KEY_ID=%s",
 			eventKeyID, s.signer.KeyID(), s.signer.KeyID())
 	}
 	if s.bindingKey, err = loadOrCreate(ctx, store, kvBindingKey, func() ([]byte, error) {

@@ -14,7 +14,9 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +25,15 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Errors of Prepare (and so of Open) about the database's location.
+var (
+	// ErrDirectory: the database's directory is missing and cannot be
+	// created.
+	ErrDirectory = errors.New("sqlitestore: cannot create the database directory")
+	// ErrCreate: the database file does not exist and cannot be created.
+	ErrCreate = errors.New("sqlitestore: cannot create the database file")
 )
 
 // Pool and pragma settings.
@@ -115,6 +126,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func open(ctx context.Context, path string) (_ *Store, err error) {
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, ErrBadPath
+	}
+	if _, err = Prepare(path); err != nil {
+		return nil, err
 	}
 	s := &Store{path: path, stop: make(chan struct{})}
 	defer func() {
@@ -258,6 +272,62 @@ func (s *Store) prepare(ctx context.Context) error {
 		s.rs[i] = st
 	}
 	return nil
+}
+
+// FileMode is the permission of the database file Prepare creates. SQLite
+// gives its -wal and -shm files the database file's permission bits, so
+// they are owner-only too.
+const FileMode fs.FileMode = 0o600
+
+// DirMode is the permission of the directories Prepare creates.
+const DirMode fs.FileMode = 0o700
+
+// ExposedFile is a database file (the database, its -wal or -shm) that
+// users other than its owner may read or write.
+type ExposedFile struct {
+	Path string
+	Mode fs.FileMode
+}
+
+// Prepare makes path ready to be opened as a database without relying on
+// the process umask: it creates the missing parent directories with
+// DirMode and, when the file does not exist, an empty database file with
+// FileMode (the database holds every private key). It does not change an
+// existing file; it returns the existing database files that group or
+// others may access, for the caller to warn about. Open calls it.
+//
+// Its errors wrap ErrDirectory (the directory is missing and cannot be
+// created) or ErrCreate (the file cannot be created).
+func Prepare(path string) ([]ExposedFile, error) {
+	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return nil, ErrBadPath
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrDirectory, dir, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+	switch {
+	case err == nil:
+		// O_CREATE applies the umask: set the exact mode.
+		err = f.Chmod(FileMode)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w %s: %w", ErrCreate, path, err)
+		}
+		return nil, nil
+	case !errors.Is(err, fs.ErrExist):
+		return nil, fmt.Errorf("%w %s: %w", ErrCreate, path, err)
+	}
+	var exposed []ExposedFile
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			exposed = append(exposed, ExposedFile{Path: p, Mode: fi.Mode().Perm()})
+		}
+	}
+	return exposed, nil
 }
 
 func syncDir(dir string) error {
