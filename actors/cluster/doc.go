@@ -7,6 +7,17 @@
 // hollywood: every message names its sending node, and replies go to the
 // configured address of that node (which may be a proxy or load balancer).
 //
+// # Receiving
+//
+// Messages are sent through hollywood's remote but received by the node's
+// own drpc server (receiver), which speaks the same protocol with bounds
+// derived from the event format (limits.go): a frame beyond MaxFrameBytes
+// is refused while it is read and its connection closed, a message beyond
+// MaxBatchBytes before it is decoded, an EventBatch of more than
+// MaxBatchEvents events after; only EventBatch and Hello for the
+// replicator are decoded. Refusals are counted in
+// revocd_cluster_messages_rejected_total and logged.
+//
 // # Live path
 //
 // After the audit writer commits a batch, Node.Broadcast sends the node's
@@ -27,7 +38,16 @@
 // Hello). A node that was down or cut off therefore converges from any peer
 // that has the events, even one that is not their origin. Events that do
 // not verify under the trusted keys are dropped by Ingest, so a relay
-// cannot forge.
+// cannot forge; and as nothing before Ingest verifies, the ingest worker
+// drops only exact copies, so a forged event carrying a genuine event's id
+// never shadows it.
+//
+// A Hello can claim any NodeId, so resends are rate-limited per peer: a
+// round starts at most once per Config.ResendInterval, unless the peer's
+// digest shows it applied the whole previous round and that round stopped
+// at its budget (a catch-up proceeds at the pace the peer applies it).
+// Other Hellos are counted in revocd_cluster_resends_suppressed_total and
+// the newest is answered when the interval ends.
 //
 // # Connectivity
 //

@@ -31,10 +31,14 @@ func (n *Node) onTick(now time.Time) {
 
 // onHello records a peer's digest, answers it with our own when the peer
 // just (re)connected or asked, and schedules the resend of what it lacks.
-func (n *Node) onHello(h *remote.Hello, now time.Time) {
+//
+// A round is resent only to the configured address of the peer the Hello
+// names, and at most once per ResendInterval unless it continues a
+// catch-up (see resender): a Hello can claim any NodeId.
+func (n *Node) onHello(h *remote.Hello, from string, now time.Time) {
 	p := n.byID[h.GetNodeId()]
 	if p == nil {
-		n.reject("unknown_peer", h.GetNodeId())
+		n.reject("unknown_peer", h.GetNodeId(), from)
 		return
 	}
 	fresh := n.markSeen(p, now)
@@ -45,16 +49,17 @@ func (n *Node) onHello(h *remote.Hello, now time.Time) {
 	d := p.digest()
 	if !p.resend.request(d, now) {
 		n.m.suppressed.WithLabelValues(p.id).Inc()
+		n.log.Debug("resend to peer suppressed: the last round was too recent", "peer", p.id, "from", from)
 	}
 	n.m.lag.WithLabelValues(p.id).Set(float64(n.have.lag(p.id, d)))
 	n.settle(p, now)
 }
 
 // onBatch queues a peer's events for the ingest worker without waiting.
-func (n *Node) onBatch(b *remote.EventBatch, now time.Time) {
+func (n *Node) onBatch(b *remote.EventBatch, from string, now time.Time) {
 	p := n.byID[b.GetNodeId()]
 	if p == nil {
-		n.reject("unknown_peer", b.GetNodeId())
+		n.reject("unknown_peer", b.GetNodeId(), from)
 		return
 	}
 	if n.markSeen(p, now) {
@@ -67,7 +72,7 @@ func (n *Node) onBatch(b *remote.EventBatch, now time.Time) {
 	case n.queue <- inbound{p: p, events: events, more: b.GetMore(), at: now}:
 	default:
 		// Anti-entropy repairs the loss: the gap shows in our next digest.
-		n.reject("queue_full", p.id)
+		n.reject("queue_full", p.id, from)
 	}
 }
 
@@ -137,7 +142,7 @@ func (n *Node) refused(reason, addr string, size int, err error) {
 	}
 }
 
-func (n *Node) reject(reason, from string) {
+func (n *Node) reject(reason, nodeID, from string) {
 	n.m.rejected.WithLabelValues(reason).Inc()
-	n.log.Debug("peer message ignored", "reason", reason, "node_id", from)
+	n.log.Debug("peer message ignored", "reason", reason, "node_id", nodeID, "from", from)
 }

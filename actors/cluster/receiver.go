@@ -56,7 +56,8 @@ type rejectFunc func(reason, from string, size int, err error)
 //     refused (hollywood's reader decodes any registered type for any local
 //     actor and panics on a bad index).
 //
-// Messages are delivered without hollywood's sender PID, which the sender
+// Messages are delivered as received, with the connection's address and
+// TLS identity and without hollywood's sender PID, which the sender
 // chooses freely. Every refusal is counted and logged through the hook set
 // by setReject. Safe for concurrent use.
 type receiver struct {
@@ -162,7 +163,7 @@ func (r *receiver) deliver(env *hremote.Envelope, msg *hremote.Message, from str
 		r.refuse(rejectUnknownType, from, len(msg.GetData()), fmt.Errorf("type %q", tname))
 		return
 	}
-	r.engine.SendLocal(r.self, payload, nil)
+	r.engine.SendLocal(r.self, received{msg: payload, from: from}, nil)
 }
 
 // isOverflow reports whether err is drpc refusing a frame beyond

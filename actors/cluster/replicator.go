@@ -19,6 +19,14 @@ type (
 	}
 	// helloTo asks for a Hello to p (after applying a resend marked More).
 	helloTo struct{ p *peer }
+	// received is a Hello or EventBatch as the receiver delivers it, with
+	// the connection it came on: its remote address and, with TLS, the
+	// client certificate's subject. Nothing binds the message's NodeId to
+	// that connection yet; it is for logs.
+	received struct {
+		msg  any
+		from string
+	}
 )
 
 // replicator is the actor peers send EventBatch and Hello to. It owns the
@@ -47,10 +55,13 @@ func (r *replicator) Receive(c *actor.Context) {
 		c.Engine().Unsubscribe(c.PID())
 	case tick:
 		n.onTick(time.Now())
-	case *remote.Hello:
-		n.onHello(m, time.Now())
-	case *remote.EventBatch:
-		n.onBatch(m, time.Now())
+	case received:
+		switch msg := m.msg.(type) {
+		case *remote.Hello:
+			n.onHello(msg, m.from, time.Now())
+		case *remote.EventBatch:
+			n.onBatch(msg, m.from, time.Now())
+		}
 	case actor.RemoteUnreachableEvent:
 		n.onUnreachable(m.ListenAddr)
 	case probeResult:
