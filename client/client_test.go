@@ -85,7 +85,7 @@ func TestRequests(t *testing.T) {
 			call: func(c *Client) (any, error) {
 				return c.Inspect(ctx, "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIn0.e30.sig")
 			},
-			method: "GET", path: "/token/inspect", query: "token=eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIn0.e30.sig",
+			method: "GET", path: "/token/inspect", query: "token=eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIn0.e30.sig", admin: true,
 			checkResp: func(t *testing.T, v any) {
 				r := v.(*Inspection)
 				if r.Header["kid"] != "k1" || !r.Revoked || *r.RevocationReason != "revoked by jti" {

@@ -67,10 +67,11 @@ func (c *Client) Validate(ctx context.Context, token string, checkRevocation boo
 }
 
 // Inspect returns the token's unverified claims and revocation state, with
-// its header decoded locally (nil when the token is not a JWT).
+// its header decoded locally (nil when the token is not a JWT). Outside
+// --dev the server requires the admin key for it.
 func (c *Client) Inspect(ctx context.Context, token string) (*Inspection, error) {
 	var out Inspection
-	r := request{method: http.MethodGet, path: "/token/inspect", query: url.Values{"token": {token}}}
+	r := request{method: http.MethodGet, path: "/token/inspect", query: url.Values{"token": {token}}, admin: true}
 	if err := c.do(ctx, r, &out); err != nil {
 		return nil, err
 	}

@@ -860,7 +860,7 @@ func TestHostileProductionAdminEndpoints(t *testing.T) {
 		"double space": "Bearer  " + key, "bearer twice": "Bearer Bearer " + key, "1 KB key": "Bearer " + strings.Repeat("k", 1024),
 	}
 	admin := [][2]string{{"POST", "/token"}, {"POST", "/revoke"}, {"POST", "/token/refresh/create"}, {"POST", "/oauth2/revoke"},
-		{"POST", "/oauth2/introspect"}, {"GET", "/revocations"}, {"POST", "/admin/keys/rotate"}}
+		{"POST", "/oauth2/introspect"}, {"GET", "/revocations"}, {"POST", "/admin/keys/rotate"}, {"GET", "/token/inspect"}}
 	kidBefore := headerKid(t, mustIssue(t, c, key))
 	for _, ep := range admin {
 		for an, auth := range auths {

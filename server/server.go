@@ -68,6 +68,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
+	if err := setLegacyKey(ring, cfg.JWTSecretKey, ix); err != nil {
+		return err
+	}
 	verifier := token.NewVerifier(ring, token.VerifierOptions{Issuer: cfg.JWTIssuer, Leeway: cfg.Leeway, CacheSize: 1 << 16})
 	eventVerifier := eventsig.NewVerifier()
 	if err := eventVerifier.Trust(sec.signer.KeyID(), sec.signer.PublicKey()); err != nil {

@@ -21,6 +21,9 @@ var (
 	ErrUnknownKey = errors.New("Unknown signing key")
 	// ErrSignature reports a signature that does not verify.
 	ErrSignature = errors.New("Invalid signature")
+	// ErrKeyRevoked reports a token whose signature verifies with a key that
+	// has been revoked (Ring.Revoke): authentic, but never valid again.
+	ErrKeyRevoked = errors.New("Token has been revoked")
 	// ErrExpired reports a token whose "exp" (plus leeway) has passed.
 	ErrExpired = errors.New("Token has expired")
 	// ErrNotYetValid reports a token whose "nbf" (minus leeway) is in the future.
@@ -36,7 +39,7 @@ var (
 
 var sentinels = [...]error{
 	ErrTooLarge, ErrMalformed, ErrAlgorithm, ErrUnknownKey, ErrSignature,
-	ErrExpired, ErrNotYetValid, ErrIssuer, ErrReservedClaim,
+	ErrKeyRevoked, ErrExpired, ErrNotYetValid, ErrIssuer, ErrReservedClaim,
 }
 
 // Message returns the user-facing message of the sentinel error wrapped in

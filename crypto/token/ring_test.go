@@ -2,6 +2,7 @@ package token
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -126,12 +127,33 @@ func TestRingConcurrent(t *testing.T) {
 			}
 		})
 	}
+	legacy := mustKey(t, AlgHS256, "legacy", 42)
+	seed := []byte(seedToken(t, legacy, t0.Add(time.Hour)))
+	wg.Go(func() {
+		var tk Token
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tk.Reset()
+			_ = f.ver.Verify(seed, &tk)
+			_ = f.ring.Legacy()
+			_ = f.ring.IsRevoked("legacy")
+		}
+	})
 	for i := range 200 {
-		k := mustKey(t, AlgHS256, "rot", uint64(i))
+		k := mustKey(t, AlgHS256, fmt.Sprint("rot-", i), uint64(i))
 		f.ring.Rotate(k, t0.Add(time.Duration(i)*time.Second))
 		f.ring.Add(f.keys[AlgHS256])
 		f.ring.DropRetired(t0.Add(time.Duration(i) * time.Second))
-		f.ring.Remove("rot")
+		f.ring.SetLegacy(legacy)
+		f.ring.Revoke(k.ID)
+		if i%50 == 49 {
+			f.ring.Revoke("legacy")
+			_ = f.ring.RevokedKeyIDs()
+		}
 	}
 	close(stop)
 	wg.Wait()

@@ -77,6 +77,7 @@ var (
 	errHeaderTyp  = fmt.Errorf("token: \"typ\" header must be \"JWT\": %w", ErrMalformed)
 	errNoCurrent  = fmt.Errorf("token: no \"kid\" header and no current key: %w", ErrUnknownKey)
 	errBadSig     = fmt.Errorf("token: signature does not verify: %w", ErrSignature)
+	errKeyRevoked = fmt.Errorf("token: signed with a revoked key: %w", ErrKeyRevoked)
 	errExpired    = fmt.Errorf("token: \"exp\" has passed: %w", ErrExpired)
 	errNotYet     = fmt.Errorf("token: \"nbf\" is in the future: %w", ErrNotYetValid)
 	errNoExp      = fmt.Errorf("token: missing \"exp\" claim: %w", ErrMalformed)
@@ -91,16 +92,22 @@ var (
 //  1. ParseUnverified (size, structure, JSON; header "typ", if any, "JWT";
 //     the signature segment is decoded only if step 4 needs it);
 //  2. key selection: the "kid" header's key (ErrUnknownKey if not in the
-//     ring), or the current key if the token has no kid;
+//     ring); for a token without kid, the ring's legacy key (Ring.SetLegacy),
+//     or the current key if the ring has none; a revoked key's material is
+//     still selected (for step 4 only);
 //  3. algorithm allow-list by key: "alg" must equal the key's algorithm
 //     exactly ("none" in any case and any mismatch: ErrAlgorithm);
 //  4. the signature (golang-jwt's SigningMethod.Verify; HS256 through a
 //     pooled HMAC, see verifyHMAC; asymmetric results may come from the
 //     verified-token cache): ErrSignature;
-//  5. "exp" (required unless AllowMissingExp) and "nbf" with leeway
+//  5. a key revoked in the ring: ErrKeyRevoked (the signature verified, so
+//     the token is authentic; callers may report it as revoked);
+//  6. "exp" (required unless AllowMissingExp) and "nbf" with leeway
 //     (ErrExpired, ErrNotYetValid), then "iss" (ErrIssuer).
 //
-// t.Key is set once the signature is verified. For HS256 with a reused
+// t.Key is set once the signature is verified, and only then: a nil t.Key
+// means nothing in the token is authentic, so callers must not reveal any
+// state (such as revocation) keyed on its claims. For HS256 with a reused
 // Token, Verify does not allocate. Safe for concurrent use with distinct
 // Tokens.
 func (v *Verifier) Verify(tok []byte, t *Token) error {
@@ -125,13 +132,13 @@ func (v *Verifier) Verify(tok []byte, t *Token) error {
 	if v.ring == nil {
 		return errNoRing
 	}
-	st := v.ring.load()
-	var key *Key
-	if t.Kid == nil { // no "kid" member at all; "kid":"" names no key
-		if key = st.current; key == nil || key.m == nil {
+	// No "kid" member at all (a seed-era token) is t.Kid == nil; "kid":""
+	// names no key.
+	key, revoked := v.ring.load().verifyKey(t.Kid)
+	if key == nil || key.m == nil {
+		if t.Kid == nil {
 			return errNoCurrent
 		}
-	} else if key = st.lookupBytes(t.Kid); key == nil || key.m == nil {
 		return fmt.Errorf("token: unknown kid %.64q: %w", t.Kid, ErrUnknownKey)
 	}
 	m := key.m
@@ -142,6 +149,9 @@ func (v *Verifier) Verify(tok []byte, t *Token) error {
 		return err
 	}
 	t.Key = key
+	if revoked {
+		return errKeyRevoked
+	}
 
 	now := v.now()
 	if t.HasExp {

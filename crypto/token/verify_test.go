@@ -225,7 +225,7 @@ func TestAlgorithmConfusion(t *testing.T) {
 		t.Errorf("null alg: %v", err)
 	}
 
-	// Unknown and removed kids (also after the token was cached).
+	// Unknown and revoked kids (also after the token was cached).
 	if _, err := verifyErr(f, rawToken(t, hs, `{"alg":"HS256","kid":"nope"}`, payload)); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("unknown kid: %v", err)
 	}
@@ -234,15 +234,30 @@ func TestAlgorithmConfusion(t *testing.T) {
 		if _, err := verifyErr(f, tok); err != nil {
 			t.Fatal(err)
 		}
-		f.ring.Remove(f.keys[alg].ID)
-		if _, err := verifyErr(f, tok); !errors.Is(err, ErrUnknownKey) {
-			t.Errorf("%s: removed kid: %v", alg, err)
+		f.ring.Revoke(f.keys[alg].ID)
+		if tk, err := verifyErr(f, tok); !errors.Is(err, ErrKeyRevoked) || tk.Key != f.keys[alg] {
+			t.Errorf("%s: revoked kid: %v (key %v)", alg, err, tk.Key)
 		}
-		// Same kid, different material: the cached entry must not be reused.
-		f.ring.Add(mustKey(t, alg, f.keys[alg].ID, 777))
-		if _, err := verifyErr(f, tok); !errors.Is(err, ErrSignature) {
-			t.Errorf("%s: replaced key: %v", alg, err)
+		// A token forged under the revoked kid (other material) is not
+		// authentic: ErrSignature, never ErrKeyRevoked.
+		other := mustKey(t, alg, f.keys[alg].ID, 777)
+		forged := rawToken(t, other, hdrFor(other), payload)
+		if tk, err := verifyErr(f, forged); !errors.Is(err, ErrSignature) || tk.Key != nil {
+			t.Errorf("%s: forged token of a revoked kid: %v", alg, err)
 		}
+		// A revoked kid is never added back.
+		f.ring.Add(other)
+		if _, ok := f.ring.Lookup(other.ID); ok {
+			t.Errorf("%s: revoked kid added back", alg)
+		}
+		if _, err := verifyErr(f, forged); !errors.Is(err, ErrSignature) {
+			t.Errorf("%s: forged token after Add: %v", alg, err)
+		}
+	}
+	// A revoked kid whose material the ring never held is just unknown.
+	f.ring.Revoke("nope")
+	if _, err := verifyErr(f, rawToken(t, hs, `{"alg":"HS256","kid":"nope"}`, payload)); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("revoked unknown kid: %v", err)
 	}
 }
 

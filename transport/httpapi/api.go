@@ -166,7 +166,9 @@ func (a *API) routes() []route {
 		{"/token", http.MethodPost, true, a.issue, true},
 		{"/token/validate", http.MethodPost, false, a.validate, false},
 		{"/token/validate/batch", http.MethodPost, false, a.validateBatch, false},
-		{"/token/inspect", http.MethodGet, false, a.inspect, false},
+		// Inspect reports revocation state for unverified claims: admin only
+		// (open in --dev), or it is a revocation oracle.
+		{"/token/inspect", http.MethodGet, true, a.inspect, false},
 		{"/revoke", http.MethodPost, true, a.revoke, true},
 		{"/token/refresh/create", http.MethodPost, true, a.refreshCreate, true},
 		{"/token/refresh", http.MethodPost, false, a.refresh, true},

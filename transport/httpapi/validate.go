@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -47,19 +48,32 @@ func outcomeIndex(o string) int {
 	return 3
 }
 
-// check validates tok: revocation first (jti → sub → kid; revoked beats
-// expired and badly signed), then signature, algorithm, issuer and times.
-// t must be a reset Token; v.claims aliases t's buffer.
+// check validates tok: structure, algorithm, key and signature first; then,
+// only for a token whose signature verified, revocation (jti → sub → kid),
+// which beats expired, not-yet-valid and wrong issuer; then those.
+//
+// A token whose signature does not verify (forged, unknown kid, "none",
+// malformed) reveals nothing about revocation state: revoked is false and
+// the message is the signature or format error. Otherwise anyone could ask
+// which subjects and jtis are revoked with unsigned tokens. A token signed
+// by a key revoked in the ring is revoked whatever checkRevocation says: the
+// key is never trusted again. The kid checked in the index is the verifying
+// key's, so a seed-era token without "kid" is revoked by a revoke_kid of
+// the legacy key. t must be a reset Token; v.claims aliases t's buffer.
 func (a *API) check(tok []byte, checkRevocation bool, t *token.Token) verdict {
 	err := a.d.Verifier.Verify(tok, t)
-	parsed := err == nil || !(errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrTooLarge))
-	if checkRevocation && parsed {
-		if k := a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat); k != index.None {
-			v := verdict{revoked: true, kind: k, message: msgRevoked}
-			if err == nil || json.Valid(t.Payload) {
-				v.claims = t.Payload
-			}
-			return v
+	if t.Key == nil { // the signature did not verify (or was never checked)
+		if err == nil { // cannot happen: Verify sets Key before succeeding
+			err = token.ErrSignature
+		}
+		return verdict{message: token.Message(err)}
+	}
+	if err != nil && errors.Is(err, token.ErrKeyRevoked) {
+		return verdict{revoked: true, kind: index.Kid, message: msgRevoked, claims: t.Payload}
+	}
+	if checkRevocation {
+		if k := a.d.Index.CheckBytes(t.JTI, t.Sub, keyID(t.Key), t.Iat); k != index.None {
+			return verdict{revoked: true, kind: k, message: msgRevoked, claims: t.Payload}
 		}
 	}
 	if err != nil {
@@ -74,6 +88,12 @@ func (a *API) check(tok []byte, checkRevocation bool, t *token.Token) verdict {
 		msg = msgValidNoCheck
 	}
 	return verdict{valid: true, message: msg, claims: t.Payload}
+}
+
+// keyID returns k.ID as a byte slice sharing its memory (no allocation). The
+// slice must not be modified or retained: index.CheckBytes only reads it.
+func keyID(k *token.Key) []byte {
+	return unsafe.Slice(unsafe.StringData(k.ID), len(k.ID))
 }
 
 // appendVerdict appends the seed's validation response object.
@@ -226,6 +246,9 @@ func (a *API) validateBatch(ctx *fasthttp.RequestCtx) error {
 }
 
 // inspect serves GET /token/inspect: unverified claims plus revocation state.
+// Because the claims are not verified, the answer would tell anyone which
+// subjects and jtis are revoked: the route needs the admin key outside
+// --dev (see routes).
 func (a *API) inspect(ctx *fasthttp.RequestCtx) error {
 	raw := ctx.QueryArgs().Peek("token")
 	if len(raw) == 0 {

@@ -236,6 +236,7 @@ func TestAdminSecurity(t *testing.T) {
 	doc := loadDoc(t)
 	admin := map[string]bool{
 		"POST /token":                true,
+		"GET /token/inspect":         true,
 		"POST /token/refresh/create": true,
 		"POST /revoke":               true,
 		"GET /revocations":           true,
