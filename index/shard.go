@@ -37,6 +37,13 @@ type shardWrite struct {
 	mu        sync.RWMutex
 	bloomKeys [numKinds - 1]int // by Kind-1: keys added to the current filter (live + stale); guarded by mu
 	falsePos  atomic.Uint64     // Bloom positives that found no entry
+	// floors holds, per subject, the smallest iat a token issued from now
+	// on may carry (subcutoff.go); nil until the first reservation.
+	// Guarded by mu.
+	floors map[string]int64
+	// floorPruneAt is the floors size at which the next new floor prunes
+	// the stale ones first. Guarded by mu.
+	floorPruneAt int
 }
 
 // shard is one lock domain of the index: a subset of the keys of every kind

@@ -61,7 +61,8 @@ func (ix *Index) rebuildLocked(s *shard, k Kind) {
 	ix.rebuilds.Add(1)
 }
 
-// Sweep removes every entry whose expiry is at or before now and rebuilds
+// Sweep removes every entry whose expiry is at or before now, drops the
+// issued-at floors the clock has reached (subcutoff.go) and rebuilds
 // the Bloom filter of each shard where stale keys warrant it (see above).
 // It returns the number of entries removed. Each shard is locked in turn,
 // so Checks of not-revoked tokens never wait for it. Safe for concurrent use.
@@ -102,6 +103,8 @@ func (ix *Index) Sweep() int {
 				total += r
 			}
 		}
+		pruneFloorsLocked(s, nowMs/1000)
+		s.floorPruneAt = max(minFloorPrune, 2*len(s.floors))
 		for k := JTI; k <= Kid; k++ {
 			liveN := s.lenLocked(k)
 			stale := s.bloomKeys[k-1] - liveN
