@@ -22,11 +22,17 @@ func BenchmarkVerify(b *testing.B) {
 	for _, alg := range allAlgs[1:] {
 		vs = append(vs, variant{string(alg), alg, 0, false}, variant{string(alg) + "-cache", alg, 1024, false})
 	}
+	vs = append(vs, variant{name: "HS256-legacy-no-kid", alg: AlgHS256})
 	for _, v := range vs {
 		b.Run(v.name, func(b *testing.B) {
 			f := newFixture(b, VerifierOptions{Issuer: "revocd", CacheSize: v.cache})
 			f.ver.jwtHMAC = v.jwtHMAC
 			tok := []byte(f.issue(b, v.alg, benchSpec))
+			if v.name == "HS256-legacy-no-kid" { // a seed-era token, current key EdDSA
+				f.ring.Rotate(f.keys[AlgEdDSA], time.Time{})
+				f.ring.SetLegacy(f.keys[AlgHS256])
+				tok = []byte(seedToken(b, f.keys[AlgHS256], t0.Add(time.Hour)))
+			}
 			var tk Token
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tok)))
