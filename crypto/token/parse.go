@@ -41,7 +41,8 @@ type Token struct {
 
 	// Alg, Kid and HeaderTyp are the header's "alg", "kid" and "typ".
 	// A present but empty member is a non-nil empty slice, so Kid == nil
-	// means "no kid" (Verify then uses the current key).
+	// means "no kid" (Verify then uses the ring's legacy key, or the
+	// current key when the ring has none).
 	Alg, Kid, HeaderTyp []byte
 	// Sub, JTI, Iss and Typ are the string claims "sub", "jti", "iss" and
 	// "typ" (JSON escapes already decoded).
@@ -54,8 +55,10 @@ type Token struct {
 
 	// Key is the ring key whose signature check passed; it is set by Verify
 	// only once the signature is verified, so a non-nil Key after an
-	// ErrExpired, ErrNotYetValid or ErrIssuer error means the claims are
-	// authentic (useful to let "revoked" win over "expired").
+	// ErrKeyRevoked, ErrExpired, ErrNotYetValid or ErrIssuer error means the
+	// claims are authentic (useful to let "revoked" win over "expired"),
+	// and a nil Key means nothing in the token may be trusted or answered
+	// on (no revocation state for unverified claims).
 	Key *Key
 
 	signedLen int    // len("header.payload") in the token
