@@ -95,9 +95,17 @@ func (e *Event) Time() time.Time { return time.UnixMilli(e.TS) }
 func (e *Event) Expiry() time.Time { return time.UnixMilli(e.ExpiresAt) }
 
 // SubCutoff returns, for a TypeSub event, the Unix second at or before which
-// a token's "iat" makes it revoked. Token iat values have second precision,
-// so a token issued in the same second as the revocation is revoked too
-// (the conservative reading of "issued at or before").
+// a token's "iat" makes it revoked: TS/1000, the same on every node.
+//
+// The origin node reserves the cutoff under its revocation index's subject
+// lock (index.Index.ReserveSubCutoff) and sets TS so that TS/1000 is that
+// cutoff: every token it issued before the revocation has iat <= cutoff and
+// every token it issues afterwards iat > cutoff, even within one second. To
+// separate several revocations of a subject within one second, the cutoff,
+// and so TS, may lie a few seconds ahead of the commit time (one second per
+// revocation of the subject in the same second; ExpiresAt is counted from
+// TS). Events of older versions carry TS = commit time (their cutoff is the
+// commit's second); a Redis value of "1" means every token.
 func (e *Event) SubCutoff() int64 { return e.TS / 1000 }
 
 // Validate checks the fields a receiver must trust before applying an event:

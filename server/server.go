@@ -141,11 +141,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		Logger: log.With("actor", "issuer"), Index: ix,
 	}), "issuer")
 	revokerPID := engine.Spawn(revoker.New(revoker.Config{
-		Audit: auditPID, Issuer: issuerPID, MaxLifetime: maxLifetime, RequestTimeout: cfg.RequestTimeout,
+		Audit: auditPID, Issuer: issuerPID, Index: ix, MaxLifetime: maxLifetime, RequestTimeout: cfg.RequestTimeout,
 		Logger: log.With("actor", "revoker"),
 	}), "revoker")
 
-	ix.SetReady()
+	// With REDIS_STARTUP=require the index turns ready (validation stops
+	// failing closed) only once Redis's revocations are loaded too.
+	prop.whenRedisLoaded(ix.SetReady)
 	log.Info("revocation index loaded", "active_revocations", loaded, "took", time.Since(startAt).Round(time.Millisecond))
 
 	api := httpapi.New(httpapi.Deps{

@@ -46,9 +46,10 @@ type Config struct {
 	ReuseGrace time.Duration
 	Now        func() time.Time
 	Logger     *slog.Logger
-	// Index, if set, lets the issuer avoid issuing a token in the same
-	// second as a subject revocation (iat has second precision, so such a
-	// token would be born revoked).
+	// Index, if set, gives every token its "iat" (index.Index.IssueIat),
+	// ordered with the subject revocations reserved there: a token issued
+	// after a revoke_sub is not born revoked (iat has second precision), and
+	// one issued before it is covered by it.
 	Index *index.Index
 	// OnRotate is called after the ring changed (for metrics and the
 	// verifier cache); may be nil.
@@ -156,16 +157,14 @@ func (a *issuerActor) sign(sub string, ttl time.Duration, typ, jti string, extra
 	now := a.cfg.Now()
 	spec := token.Spec{Subject: sub, TTL: ttl, Type: typ, Extra: extra, JTI: jti}
 	if a.cfg.Index != nil {
-		// A "log out everywhere" in this very second must not kill the
-		// token of the login that follows it: start iat after the cutoff
-		// (by at most two seconds; a seed-era "all tokens" stays fatal).
-		iat := now
-		for i := 0; i < 2 && a.cfg.Index.Check("", sub, "", iat.Unix()) == index.Sub; i++ {
-			iat = iat.Truncate(time.Second).Add(time.Second)
-		}
-		if iat.After(now) {
-			spec.NotBeforeIat = iat
-		}
+		// The token's iat is at least this floor, read under the subject's
+		// index lock: above the cutoff of every subject revocation reserved
+		// before now, at most the cutoff of every one reserved after (a
+		// seed-era "all tokens" revocation stays fatal). token.Issue reads
+		// its clock again; a later second there only orders this issuance
+		// after a revocation reserved meanwhile, which is allowed as the
+		// issuance has not returned yet.
+		spec.NotBeforeIat = time.Unix(a.cfg.Index.IssueIat(sub), 0)
 	}
 	tok, claims, err := a.cfg.Issuer.Issue(spec)
 	if err != nil {
@@ -247,19 +246,26 @@ func rotateOp(b *audit.Batch, cfg Config, m *Refresh, access Issued, next *Issue
 		return nil, ErrBindingMismatch
 	}
 	if row.RetiredAt != 0 {
-		retired := time.UnixMilli(row.RetiredAt)
-		if cfg.ReuseGrace <= 0 || now.Sub(retired) > cfg.ReuseGrace || next == nil {
-			revokeFamily(b, row.FamilyID, cfg.AccessTTL)
+		retry, err := toleratedRetry(b, cfg, row, next)
+		if err != nil {
+			return nil, err
+		}
+		if !retry {
+			if err := revokeFamily(b, row.FamilyID, cfg.AccessTTL); err != nil {
+				return nil, err
+			}
 			_ = b.TokenEvent(sqlitestore.TokenEvent{Event: "reuse_detected", Subject: row.Subject, JTI: row.JTI, Detail: "family=" + row.FamilyID})
 			return nil, ErrRefreshReused
 		}
 		// Retry within the grace period: the child issued for the first
 		// attempt is retired in favour of the one issued now, so the
-		// family keeps a single live branch.
-		if row.ReplacedBy != "" {
-			if err := b.Tx.RetireRefresh(row.ReplacedBy, next.JTI, now.UnixMilli()); err != nil {
-				return nil, err
-			}
+		// family keeps a single live branch, and row names the new child
+		// (a further retry of row is then again the immediate predecessor).
+		if err := b.Tx.RetireRefresh(row.ReplacedBy, next.JTI, now.UnixMilli()); err != nil {
+			return nil, err
+		}
+		if err := b.Tx.SupersedeRefresh(row.JTI, next.JTI); err != nil {
+			return nil, err
 		}
 	}
 	if next != nil {
@@ -280,13 +286,30 @@ func rotateOp(b *audit.Batch, cfg Config, m *Refresh, access Issued, next *Issue
 	return &Pair{Access: access, Refresh: next, Subject: row.Subject}, nil
 }
 
+// toleratedRetry reports whether presenting the retired token row is a
+// client retry the reuse grace period tolerates: rotation is on, row was
+// retired at most ReuseGrace ago, and row is the immediate predecessor of
+// the family's live token (its recorded successor is neither retired nor
+// revoked, and was rotated from row). Anything older is reuse.
+func toleratedRetry(b *audit.Batch, cfg Config, row sqlitestore.RefreshToken, next *Issued) (bool, error) {
+	if next == nil || cfg.ReuseGrace <= 0 || row.ReplacedBy == "" ||
+		b.Now().Sub(time.UnixMilli(row.RetiredAt)) > cfg.ReuseGrace {
+		return false, nil
+	}
+	child, ok, err := b.Tx.GetRefresh(row.ReplacedBy)
+	if err != nil {
+		return false, err
+	}
+	return ok && !child.Revoked && child.RetiredAt == 0 && child.ParentJTI == row.JTI, nil
+}
+
 // revokeFamily revokes every refresh token of a family and the access tokens
 // issued from it, with revocation events so the index and every other node
 // enforce it.
-func revokeFamily(b *audit.Batch, family string, accessTTL time.Duration) {
+func revokeFamily(b *audit.Batch, family string, accessTTL time.Duration) error {
 	rows, err := b.Tx.RevokeRefreshFamily(family, "reuse detected")
 	if err != nil {
-		return
+		return fmt.Errorf("issuer: revoke refresh family %s: %w", family, err)
 	}
 	now := b.Now()
 	for _, r := range rows {
@@ -297,6 +320,7 @@ func revokeFamily(b *audit.Batch, family string, accessTTL time.Duration) {
 			b.Revoke(revocation.Event{Type: revocation.TypeJTI, Value: r.AccessJTI, ExpiresAt: now.Add(accessTTL).UnixMilli(), Reason: "refresh token reuse: family " + family})
 		}
 	}
+	return nil
 }
 
 func (a *issuerActor) rotate(c *actor.Context, ifCurrent string) (*Rotated, error) {

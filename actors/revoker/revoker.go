@@ -13,6 +13,7 @@ import (
 
 	"github.com/revocd/revocd/actors/audit"
 	"github.com/revocd/revocd/actors/issuer"
+	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/persistence/sqlitestore"
 	"github.com/revocd/revocd/revocation"
 )
@@ -21,10 +22,19 @@ import (
 // to this node's audit log.
 var ErrUnknownRefresh = errors.New("Unknown refresh token")
 
+// ErrNoIndex is returned for a subject revocation when Config.Index is nil:
+// its cutoff cannot be reserved.
+var ErrNoIndex = errors.New("revoker: subject revocation needs the revocation index")
+
 // Config configures the revocation actor.
 type Config struct {
 	Audit  *actor.PID
 	Issuer *actor.PID
+	// Index is the node's revocation index; a subject revocation reserves
+	// its cutoff there (index.Index.ReserveSubCutoff) so that it covers
+	// every token issued before it and none issued after. Required for
+	// revoke_sub.
+	Index *index.Index
 	// MaxLifetime is the longest lifetime of any token the service issues:
 	// the default lifetime of a revocation whose token expiry is unknown.
 	MaxLifetime time.Duration
@@ -44,10 +54,23 @@ type Revoke struct {
 }
 
 // RevokeRefresh revokes one refresh token (logout). The reply is an
-// *audit.Result with the committed *revocation.Event of the refresh jti.
+// *audit.Result whose Value is the committed *revocation.Event of the
+// refresh jti, or an *AlreadyRevoked when this node's refresh-token state
+// shows the token revoked already: then nothing is written.
 type RevokeRefresh struct {
 	JTI       string
 	ExpiresAt time.Time
+}
+
+// AlreadyRevoked is the reply value of a RevokeRefresh for a token that was
+// revoked before: nothing was written. EventID and LogID (its audit-log
+// position, revocation_events.id) name the stored revocation event of the
+// token's jti when there is one (see sqlitestore.Tx.JTIRevocation); both
+// are zero when the token died otherwise (a subject revocation, or a
+// revoke_jti with an explicit TTL).
+type AlreadyRevoked struct {
+	EventID string
+	LogID   int64
 }
 
 type revokerActor struct{ cfg Config }
@@ -72,23 +95,42 @@ func (a *revokerActor) Receive(c *actor.Context) {
 	case *Revoke:
 		a.revoke(c, m)
 	case *RevokeRefresh:
-		op := func(b *audit.Batch) (any, error) {
-			row, ok, err := b.Tx.RevokeRefresh(m.JTI, "logout")
-			if err != nil {
-				return nil, err
-			}
-			exp := m.ExpiresAt.UnixMilli()
-			if ok && row.ExpiresAt > exp {
-				exp = row.ExpiresAt
-			}
-			if exp <= b.Now().UnixMilli() {
-				exp = b.Now().Add(time.Minute).UnixMilli()
-			}
-			_ = b.TokenEvent(sqlitestore.TokenEvent{Event: "refresh_revoke", Subject: row.Subject, JTI: m.JTI})
-			return b.Revoke(revocation.Event{Type: revocation.TypeJTI, Value: m.JTI, ExpiresAt: exp, Reason: "refresh token revoked"}), nil
-		}
+		op := func(b *audit.Batch) (any, error) { return revokeRefreshOp(b, m) }
 		c.Engine().SendWithSender(a.cfg.Audit, &audit.Submit{Op: op}, c.Sender())
 	}
+}
+
+// revokeRefreshOp runs inside the group-commit transaction: it marks the
+// refresh token revoked and emits the revocation event of its jti, unless
+// the token was revoked already (then it writes nothing: repeating a logout
+// must not amplify into events fanned out to every destination).
+func revokeRefreshOp(b *audit.Batch, m *RevokeRefresh) (any, error) {
+	row, revoked, err := b.Tx.RevokeRefresh(m.JTI, "logout")
+	if err != nil {
+		return nil, err
+	}
+	exp := m.ExpiresAt.UnixMilli()
+	if !revoked && row.JTI != "" {
+		prev := &AlreadyRevoked{}
+		id, logID, found, err := b.Tx.JTIRevocation(m.JTI, max(exp, row.ExpiresAt))
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			prev.EventID, prev.LogID = id, logID
+		}
+		return prev, nil
+	}
+	// Unknown here (a token of another node) or revoked just now.
+	if revoked && row.ExpiresAt > exp {
+		exp = row.ExpiresAt
+	}
+	if exp <= b.Now().UnixMilli() {
+		// Expired, but still inside the verifier's leeway.
+		exp = b.Now().Add(time.Minute).UnixMilli()
+	}
+	_ = b.TokenEvent(sqlitestore.TokenEvent{Event: "refresh_revoke", Subject: row.Subject, JTI: m.JTI})
+	return b.Revoke(revocation.Event{Type: revocation.TypeJTI, Value: m.JTI, ExpiresAt: exp, Reason: "refresh token revoked"}), nil
 }
 
 func (a *revokerActor) revoke(c *actor.Context, m *Revoke) {
@@ -108,30 +150,60 @@ func (a *revokerActor) revoke(c *actor.Context, m *Revoke) {
 		}
 	}
 	cfg := a.cfg
-	op := func(b *audit.Batch) (any, error) {
-		now := b.Now()
-		exp := now.Add(cfg.MaxLifetime)
-		if m.TTL > 0 {
-			exp = now.Add(m.TTL)
-		}
-		switch m.Type {
-		case revocation.TypeJTI:
-			if m.TTL == 0 {
-				// A refresh token's expiry is known from the audit log.
-				if row, ok, err := b.Tx.GetRefresh(m.Value); err == nil && ok && row.ExpiresAt > now.UnixMilli() {
-					exp = time.UnixMilli(row.ExpiresAt)
-				}
-			}
-		case revocation.TypeSub:
-			if _, err := b.Tx.RevokeRefreshBySubject(m.Value, now.UnixMilli(), "subject revoked"); err != nil {
-				return nil, err
-			}
-		}
-		reason := m.Reason
-		if reason == "" {
-			reason = "api"
-		}
-		return b.Revoke(revocation.Event{Type: m.Type, Value: m.Value, ExpiresAt: exp.UnixMilli(), Reason: reason}), nil
-	}
+	op := func(b *audit.Batch) (any, error) { return revokeOp(b, cfg, m) }
 	c.Engine().SendWithSender(a.cfg.Audit, &audit.Submit{Op: op}, c.Sender())
+}
+
+// revokeOp runs inside the group-commit transaction: it records the
+// revocation event of m with its side effects on the refresh-token state.
+func revokeOp(b *audit.Batch, cfg Config, m *Revoke) (any, error) {
+	now := b.Now()
+	ev := revocation.Event{Type: m.Type, Value: m.Value, Reason: m.Reason}
+	if ev.Reason == "" {
+		ev.Reason = "api"
+	}
+	exp := now.Add(cfg.MaxLifetime)
+	switch m.Type {
+	case revocation.TypeJTI:
+		// If the jti is a refresh token's, its stored state is revoked in
+		// this same transaction, so a refresh queued behind this
+		// revocation (even in the same batch) cannot rotate it.
+		row, _, err := b.Tx.RevokeRefresh(m.Value, "revoked by jti")
+		if err != nil {
+			return nil, err
+		}
+		if row.ExpiresAt > now.UnixMilli() {
+			exp = time.UnixMilli(row.ExpiresAt) // known from the audit log
+		}
+	case revocation.TypeSub:
+		if cfg.Index == nil {
+			return nil, ErrNoIndex
+		}
+		// The cutoff is reserved under the index's subject lock, so this
+		// revocation covers every token issued before it and none issued
+		// after it, even within one second; TS carries it to every node
+		// (revocation.Event.SubCutoff). Tokens with iat <= cutoff live at
+		// most MaxLifetime past it.
+		cutoff := cfg.Index.ReserveSubCutoff(m.Value)
+		ev.TS = subEventTS(cutoff, now)
+		exp = time.UnixMilli(ev.TS).Add(cfg.MaxLifetime)
+		if _, err := b.Tx.RevokeRefreshBySubject(m.Value, ev.TS, "subject revoked"); err != nil {
+			return nil, err
+		}
+	}
+	if m.TTL > 0 {
+		exp = now.Add(m.TTL)
+	}
+	ev.ExpiresAt = exp.UnixMilli()
+	return b.Revoke(ev), nil
+}
+
+// subEventTS returns the TS (Unix ms) of a subject revocation with the
+// given cutoff committed at now: now itself when the cutoff is now's
+// second, else the cutoff's first millisecond, so that TS/1000 == cutoff.
+func subEventTS(cutoff int64, now time.Time) int64 {
+	if now.Unix() == cutoff {
+		return now.UnixMilli()
+	}
+	return cutoff * 1000
 }

@@ -134,6 +134,71 @@ func (tx *Tx) RetireRefresh(jti, replacedBy string, atMs int64) error {
 	}
 }
 
+// SupersedeRefresh records that the retired token jti was presented again
+// within the reuse grace period and rotated a second time, into
+// replacedBy: replaced_by then names the family's live token again. It
+// fails with ErrRefreshNotFound unless jti is retired and not revoked.
+func (tx *Tx) SupersedeRefresh(jti, replacedBy string) error {
+	const op = "supersede refresh"
+	if tx.done {
+		return wrap(op, ErrTxDone)
+	}
+	res, err := tx.stmt(stSupersede).ExecContext(tx.ctx, nullStr(replacedBy), jti)
+	if err != nil {
+		return wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n != 1 {
+		return wrap(op, ErrRefreshNotFound)
+	}
+	return nil
+}
+
+// jtiRevocationSQL finds the first revoke_jti event of a jti with a given
+// expiry. The equality on (expires_at, type, value) is a prefix of the
+// covering index revocation_events_active: one index probe, whatever the
+// size of the log.
+const jtiRevocationSQL = `SELECT id, event_id FROM revocation_events
+	WHERE expires_at = ? AND type = 'revoke_jti' AND value = ? ORDER BY id LIMIT 1`
+
+// JTIRevocation looks up the stored revoke_jti event of jti whose
+// expires_at is expiresAtMs, inside the transaction. Every revocation of a
+// refresh token's jti that revocd writes without an explicit TTL (logout,
+// family revocation on reuse, revoke_jti) expires with the token, so
+// expiresAtMs is the token's expiry. id is the event's audit-log position
+// (revocation_events.id); found is false when there is no such event.
+func (tx *Tx) JTIRevocation(jti string, expiresAtMs int64) (eventID string, id int64, found bool, err error) {
+	const op = "jti revocation"
+	if tx.done {
+		return "", 0, false, wrap(op, ErrTxDone)
+	}
+	return jtiRevocation(op, tx.stmt(stJTIRevocation).QueryRowContext(tx.ctx, expiresAtMs, jti))
+}
+
+// JTIRevocation is Tx.JTIRevocation on the committed state, through the
+// read pool. Safe for concurrent use.
+func (s *Store) JTIRevocation(ctx context.Context, jti string, expiresAtMs int64) (eventID string, id int64, found bool, err error) {
+	return jtiRevocation("jti revocation", s.r.QueryRowContext(ctx, jtiRevocationSQL, expiresAtMs, jti))
+}
+
+func jtiRevocation(op string, row *sql.Row) (string, int64, bool, error) {
+	var (
+		id      int64
+		eventID string
+	)
+	err := row.Scan(&id, &eventID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, false, nil
+	}
+	if err != nil {
+		return "", 0, false, wrap(op, err)
+	}
+	return eventID, id, true, nil
+}
+
 // RevokeRefreshFamily revokes every token of familyID with reason and
 // returns the rows this call revoked (those not yet revoked, retired ones
 // included), as they are after the update; the caller emits revocation

@@ -28,6 +28,8 @@ const (
 	stRevokeFamily
 	stRevokeSubject
 	stRevokeOne
+	stSupersede
+	stJTIRevocation
 	stSetCursor
 	stPutKV
 	numWriteStmts
@@ -62,6 +64,9 @@ var writeSQL = [numWriteStmts]string{
 		WHERE subject = ? AND issued_at <= ? AND revoked = 0 RETURNING ` + refreshCols,
 	stRevokeOne: `UPDATE refresh_tokens SET revoked = 1, revoked_reason = ?
 		WHERE jti = ? AND revoked = 0 RETURNING ` + refreshCols,
+	stSupersede: `UPDATE refresh_tokens SET replaced_by = ?
+		WHERE jti = ? AND retired_at IS NOT NULL AND revoked = 0`,
+	stJTIRevocation: jtiRevocationSQL,
 	stSetCursor: `INSERT INTO outbox_cursors (dest, last_id) VALUES (?, ?)
 		ON CONFLICT (dest) DO UPDATE SET last_id = excluded.last_id`,
 	stPutKV: `INSERT INTO kv (name, value) VALUES (?, ?)

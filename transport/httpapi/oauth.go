@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -58,8 +59,25 @@ func (a *API) oauthRevoke(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
+// refreshActive reports whether a verified refresh token is active: not
+// revoked in the index, and this node's rotation state holds it as the
+// live token of its family (known, not revoked, not retired by a
+// rotation). A retired token is inactive even inside the reuse grace
+// period: presenting it is at best a retry, never a normal use.
+func (a *API) refreshActive(ctx context.Context, t *token.Token) (bool, error) {
+	if a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat) != index.None || a.d.Store == nil {
+		return false, nil
+	}
+	row, ok, err := a.d.Store.GetRefresh(ctx, t.ID())
+	if err != nil {
+		return false, err
+	}
+	return ok && !row.Revoked && row.RetiredAt == 0, nil
+}
+
 // oauthIntrospect serves POST /oauth2/introspect (RFC 7662): active plus
-// claims for a valid, unrevoked token; {"active": false} otherwise.
+// claims for a valid, unrevoked token (for a refresh token: the live one of
+// its family); {"active": false} otherwise.
 func (a *API) oauthIntrospect(ctx *fasthttp.RequestCtx) error {
 	raw, err := formToken(ctx)
 	if err != nil {
@@ -74,9 +92,15 @@ func (a *API) oauthIntrospect(ctx *fasthttp.RequestCtx) error {
 		writeJSON(ctx, http.StatusOK, map[string]bool{"active": false})
 		return nil
 	}
-	if t.IsRefresh() && a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat) != index.None {
-		writeJSON(ctx, http.StatusOK, map[string]bool{"active": false})
-		return nil
+	if t.IsRefresh() {
+		active, err := a.refreshActive(ctx, &t)
+		if err != nil {
+			return err
+		}
+		if !active {
+			writeJSON(ctx, http.StatusOK, map[string]bool{"active": false})
+			return nil
+		}
 	}
 	var claims map[string]any
 	if err := json.Unmarshal(t.Payload, &claims); err != nil {

@@ -231,16 +231,56 @@ func (a *API) refreshRevoke(ctx *fasthttp.RequestCtx) error {
 	}
 	var t token.Token
 	err := a.d.Verifier.Verify([]byte(raw), &t)
-	if err != nil && !(errors.Is(err, token.ErrExpired) && t.Key != nil) {
+	expired := errors.Is(err, token.ErrExpired) && t.Key != nil
+	if err != nil && !expired {
 		return errorf(http.StatusUnauthorized, "Invalid refresh token: %s", token.Message(err))
 	}
 	if !t.IsRefresh() {
 		return errorf(http.StatusUnprocessableEntity, "body: not a refresh token")
 	}
-	ev, lastID, err := a.commitRevocation(&revoker.RevokeRefresh{JTI: t.ID(), ExpiresAt: t.ExpiresAt()})
+	// The endpoint is open: a token that is dead already (expired, or
+	// revoked in the index) is answered without a write, so repeating a
+	// logout cannot amplify into events fanned out to every destination.
+	// The answer keeps the seed's shape; see noEventID.
+	if expired {
+		writeJSON(ctx, http.StatusOK, revokeResponse{EventID: noEventID})
+		return nil
+	}
+	if a.d.Index.Ready() && a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat) != index.None {
+		return a.answerRevokedBefore(ctx, &t)
+	}
+	eventID, logID, err := a.commitRevocation(&revoker.RevokeRefresh{JTI: t.ID(), ExpiresAt: t.ExpiresAt()})
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, revokeResponse{EventID: ev.EventID, Published: a.published(ctx, lastID)})
+	if eventID == "" {
+		eventID = noEventID
+	}
+	writeJSON(ctx, http.StatusOK, revokeResponse{EventID: eventID, Published: a.published(ctx, logID)})
+	return nil
+}
+
+// noEventID is the event_id of a POST /token/refresh/revoke answer for a
+// token that was dead already and whose revocation has no revoke_jti event
+// of its own (expired; revoked by subject or key, or by a revoke_jti with
+// an explicit ttl_seconds): the nil UUID, with published false. Nothing
+// was written for such a request.
+const noEventID = "00000000-0000-0000-0000-000000000000"
+
+// answerRevokedBefore answers POST /token/refresh/revoke for a refresh token
+// the index reports revoked: with the event id of the stored revocation of
+// its jti when there is one (published as that event is), else noEventID.
+func (a *API) answerRevokedBefore(ctx *fasthttp.RequestCtx, t *token.Token) error {
+	resp := revokeResponse{EventID: noEventID}
+	if a.d.Store != nil {
+		id, logID, found, err := a.d.Store.JTIRevocation(ctx, t.ID(), t.ExpiresAt().UnixMilli())
+		if err != nil {
+			return err
+		}
+		if found {
+			resp = revokeResponse{EventID: id, Published: a.published(ctx, logID)}
+		}
+	}
+	writeJSON(ctx, http.StatusOK, resp)
 	return nil
 }

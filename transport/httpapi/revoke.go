@@ -54,36 +54,42 @@ func (a *API) revoke(ctx *fasthttp.RequestCtx) error {
 		return errorf(http.StatusUnprocessableEntity, "reason: at most %d bytes of UTF-8", revocation.MaxReasonLen)
 	}
 	msg := &revoker.Revoke{Type: typ, Value: req.Value.Value, TTL: time.Duration(req.TTLSeconds.Value) * time.Second, Reason: req.Reason.Value}
-	ev, lastID, err := a.commitRevocation(msg)
+	eventID, logID, err := a.commitRevocation(msg)
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, revokeResponse{EventID: ev.EventID, Published: a.published(ctx, lastID)})
+	writeJSON(ctx, http.StatusOK, revokeResponse{EventID: eventID, Published: a.published(ctx, logID)})
 	return nil
 }
 
 // commitRevocation sends msg to the revocation actor and waits for the
-// durable commit.
-func (a *API) commitRevocation(msg any) (*revocation.Event, int64, error) {
+// durable commit. It returns the event id of the revocation and the
+// audit-log position whose delivery makes it published: the committed
+// batch's last event for a new revocation, the stored event for a refresh
+// token revoked before (revoker.AlreadyRevoked; both zero when that has no
+// event of its own).
+func (a *API) commitRevocation(msg any) (eventID string, logID int64, err error) {
 	res, err := a.ask(a.d.Revoker, msg)
 	if err != nil {
-		return nil, 0, err
+		return "", 0, err
 	}
 	r, _ := res.(*audit.Result)
 	if r == nil {
-		return nil, 0, errors.New("httpapi: unexpected reply from revocation actor")
+		return "", 0, errors.New("httpapi: unexpected reply from revocation actor")
 	}
 	if r.Err != nil {
 		if errors.Is(r.Err, audit.ErrUnavailable) {
-			return nil, 0, errorf(http.StatusServiceUnavailable, "Audit log unavailable; the revocation was not recorded")
+			return "", 0, errorf(http.StatusServiceUnavailable, "Audit log unavailable; the revocation was not recorded")
 		}
-		return nil, 0, r.Err
+		return "", 0, r.Err
 	}
-	ev, ok := r.Value.(*revocation.Event)
-	if !ok {
-		return nil, 0, errors.New("httpapi: unexpected revocation result")
+	switch v := r.Value.(type) {
+	case *revocation.Event:
+		return v.EventID, r.LastID, nil
+	case *revoker.AlreadyRevoked:
+		return v.EventID, v.LogID, nil
 	}
-	return ev, r.LastID, nil
+	return "", 0, errors.New("httpapi: unexpected revocation result")
 }
 
 // published waits (bounded by PUBLISH_WAIT_MS) for Kafka's acknowledgement.
