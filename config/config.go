@@ -78,6 +78,11 @@ type Config struct {
 	MaxHeaderBytes     int
 	KeyRotation        time.Duration
 
+	// RedisStartupRequired (REDIS_STARTUP=require) keeps /token/validate
+	// failing closed (503) until Redis's revocations are loaded; false
+	// (best-effort) serves at once from the audit log's revocations.
+	RedisStartupRequired bool
+
 	raw map[string]string // every variable's value, by name (for Require)
 }
 
@@ -215,6 +220,19 @@ var settings = []setting{
 	}},
 	{"REDIS_SYNC_INTERVAL_SECONDS", "5", "how often the index reconciles with Redis (0 disables)", func(c *Config, v string) error {
 		return nonNegativeInt(v, func(n int) { c.RedisSyncInterval = time.Duration(n) * time.Second })
+	}},
+	{"REDIS_STARTUP", "auto", "with REDIS_URL: require (validation answers 503 until Redis's revocations are loaded; retried in the background) or best-effort (serve at once, without revocations that exist only in Redis); auto: require outside --dev, best-effort with --dev", func(c *Config, v string) error {
+		switch v {
+		case "require":
+			c.RedisStartupRequired = true
+		case "best-effort":
+			c.RedisStartupRequired = false
+		case "auto":
+			c.RedisStartupRequired = !c.Dev
+		default:
+			return errors.New("want require, best-effort or auto")
+		}
+		return nil
 	}},
 	{"RATE_LIMIT_PER_SECOND", "0", "requests per second per client IP (or per admin key) on issuance, revocation and refresh; 0 disables", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)

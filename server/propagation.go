@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -37,7 +38,30 @@ type propagation struct {
 	prog    map[string]*outbox.Progress
 	cancel  context.CancelFunc
 	stopped chan struct{}
+	// bg is the background loops' context, ended by close.
+	bg context.Context
+	// redisLoaded is closed once the index may be marked ready as far as
+	// Redis is concerned: at once without REDIS_URL or with
+	// REDIS_STARTUP=best-effort, after the first successful load of
+	// Redis's revocations with REDIS_STARTUP=require.
+	redisLoaded chan struct{}
+	// redisLoadErr is the last failed initial load ("" before the first
+	// attempt ends), reported by /ready while redisLoaded is open.
+	redisLoadErr atomic.Pointer[string]
 }
+
+// Initial Redis load bounds.
+const (
+	// redisLoadTimeout bounds the synchronous initial load with
+	// REDIS_STARTUP=best-effort: a Redis outage delays start-up by at most
+	// this much.
+	redisLoadTimeout = 5 * time.Second
+	// redisRetryTimeout bounds one background attempt with
+	// REDIS_STARTUP=require (a large keyspace may take longer to SCAN).
+	redisRetryTimeout = time.Minute
+	// redisRetryMax caps the pause between background attempts.
+	redisRetryMax = 5 * time.Second
+)
 
 type propagationDeps struct {
 	Cfg         *config.Config
@@ -51,13 +75,19 @@ type propagationDeps struct {
 }
 
 // startPropagation connects to Redis and Kafka as configured, loads Redis's
-// revocations into the index (bounded wait: a Redis outage delays start-up
-// by at most a few seconds, then the node serves from SQLite's revocations
-// and reports redis unhealthy in /ready) and starts the outbox actors.
+// revocations into the index and starts the outbox actors.
+//
+// The initial Redis load follows REDIS_STARTUP. With best-effort the wait
+// is bounded (redisLoadTimeout): after a Redis outage the node serves from
+// SQLite's revocations, without those that exist only in Redis, and reports
+// redis unhealthy in /ready. With require the load runs in the background,
+// retried with backoff until it succeeds, and whenRedisLoaded holds the
+// index's readiness (so /token/validate answers 503) until then; the HTTP
+// listener, /health and /ready are not held back.
 func startPropagation(ctx context.Context, d propagationDeps) (*propagation, error) {
-	p := &propagation{cfg: d.Cfg, log: d.Log, engine: d.Engine, outbox: map[string]*actor.PID{}, prog: map[string]*outbox.Progress{}, stopped: make(chan struct{})}
+	p := &propagation{cfg: d.Cfg, log: d.Log, engine: d.Engine, outbox: map[string]*actor.PID{}, prog: map[string]*outbox.Progress{}, stopped: make(chan struct{}), redisLoaded: make(chan struct{})}
 	bg, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
+	p.cancel, p.bg = cancel, bg
 	var loops []func()
 
 	if d.Cfg.RedisURL != "" {
@@ -69,18 +99,27 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 		opts.MaxRetries = 1
 		p.redis = redis.NewClient(opts)
 		p.mirror = redismirror.New(p.redis, nil)
-		lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
-		n, err := loadFromRedis(lctx, p.mirror, d.Index, d.MaxLifetime)
-		lcancel()
-		if err != nil {
-			d.Log.Warn("redis: initial load failed; serving from the audit log's revocations", "err", err)
+		if d.Cfg.RedisStartupRequired {
+			d.Log.Info("redis: loading revocations in the background; /token/validate answers 503 until they are loaded (REDIS_STARTUP=require)")
+			loops = append(loops, func() { p.initialLoad(bg, d.Index, d.MaxLifetime) })
 		} else {
-			d.Log.Info("redis: revocations loaded", "entries", n)
+			lctx, lcancel := context.WithTimeout(ctx, redisLoadTimeout)
+			n, err := loadFromRedis(lctx, p.mirror, d.Index, d.MaxLifetime)
+			lcancel()
+			if err != nil {
+				d.Log.Warn("redis: initial load failed; serving without the revocations that exist only in Redis until a reconcile succeeds (REDIS_STARTUP=best-effort)", "err", err)
+			} else {
+				d.Log.Info("redis: revocations loaded", "entries", n)
+			}
+			close(p.redisLoaded)
 		}
 		p.spawnOutbox(d, "redis", p.mirror)
 		if d.Cfg.RedisSyncInterval > 0 {
 			loops = append(loops, func() { p.reconcile(bg, d.Index, d.MaxLifetime) })
 		}
+	}
+	if d.Cfg.RedisURL == "" {
+		close(p.redisLoaded)
 	}
 	if d.Cfg.KafkaBootstrap != "" {
 		brokers, err := kafka.ParseBrokers(d.Cfg.KafkaBootstrap)
@@ -187,6 +226,58 @@ func loadFromRedis(ctx context.Context, m *redismirror.Mirror, ix *index.Index, 
 	return n, err
 }
 
+// initialLoad loads Redis's revocations into the index, retrying with
+// backoff until one load succeeds or ctx ends; then it closes
+// p.redisLoaded. A failed attempt may have applied part of the keys, which
+// is harmless (the next attempt applies them again).
+func (p *propagation) initialLoad(ctx context.Context, ix *index.Index, maxLifetime time.Duration) {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		lctx, cancel := context.WithTimeout(ctx, redisRetryTimeout)
+		n, err := loadFromRedis(lctx, p.mirror, ix, maxLifetime)
+		cancel()
+		if err == nil {
+			close(p.redisLoaded)
+			p.log.Info("redis: revocations loaded", "entries", n, "attempts", attempt)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		msg := err.Error()
+		p.redisLoadErr.Store(&msg)
+		if attempt == 1 || attempt%20 == 0 {
+			p.log.Warn("redis: initial load failed; /token/validate answers 503 until it succeeds (REDIS_STARTUP=require); retrying", "err", err, "attempt", attempt)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, redisRetryMax)
+	}
+}
+
+// whenRedisLoaded calls ready once the initial Redis load no longer holds
+// the node back: at once (synchronously) when it already does not, else
+// from another goroutine when the background load succeeds; never if the
+// node stops first.
+func (p *propagation) whenRedisLoaded(ready func()) {
+	select {
+	case <-p.redisLoaded:
+		ready()
+		return
+	default:
+	}
+	go func() {
+		select {
+		case <-p.redisLoaded:
+			ready()
+		case <-p.bg.Done():
+		}
+	}()
+}
+
 // reconcile re-reads Redis every REDIS_SYNC_INTERVAL_SECONDS so revocations
 // written to Redis by other writers reach the index while running.
 func (p *propagation) reconcile(ctx context.Context, ix *index.Index, maxLifetime time.Duration) {
@@ -235,7 +326,7 @@ func (p *propagation) waitPublished() func(ctx context.Context, lastID int64) bo
 // and revocation keep working and the outbox holds the backlog.
 func (p *propagation) checks(ctx context.Context, r *httpapi.Readiness) {
 	if p.redis != nil {
-		r.Checks["redis"] = checkOf(p.mirror.Ping(ctx))
+		r.Checks["redis"] = p.redisCheck(ctx)
 	}
 	if p.pub != nil {
 		r.Checks["kafka"] = checkOf(p.pub.Ping(ctx))
@@ -251,6 +342,20 @@ func (p *propagation) checks(ctx context.Context, r *httpapi.Readiness) {
 		}
 		r.Outbox[name] = entry
 	}
+}
+
+// redisCheck is the "redis" entry of /ready: while the initial load is
+// awaited (REDIS_STARTUP=require) it says so, with the last failure.
+func (p *propagation) redisCheck(ctx context.Context) httpapi.Check {
+	select {
+	case <-p.redisLoaded:
+		return checkOf(p.mirror.Ping(ctx))
+	default:
+	}
+	if e := p.redisLoadErr.Load(); e != nil {
+		return httpapi.Check{OK: false, Detail: "unreachable: initial load of revocations failed, retrying (validation answers 503 until it succeeds): " + *e}
+	}
+	return httpapi.Check{OK: false, Detail: "loading: initial load of revocations in progress (validation answers 503 until it succeeds)"}
 }
 
 func checkOf(err error) httpapi.Check {
