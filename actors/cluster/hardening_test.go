@@ -176,6 +176,22 @@ func TestCatchUpContinuesAtOnce(t *testing.T) {
 	}
 }
 
+// TestEmptyRoundsDoNotDelayRepair: Hellos that find nothing to resend do
+// not use up the resend interval, so a peer that turns out to lack events
+// gets them at its next Hello although the interval is an hour.
+func TestEmptyRoundsDoNotDelayRepair(t *testing.T) {
+	aAddr, bAddr := freeAddr(t), freeAddr(t)
+	hour := func(c *Config) { c.ResendInterval = time.Hour }
+	a := startTestNode(t, "a", aAddr, map[string]string{"b": bAddr}, nil, hour)
+	b := startTestNode(t, "b", bAddr, map[string]string{"a": aAddr}, nil, hour)
+	eventually(t, 5*time.Second, "a answered a Hello of b", func() bool { return a.node.byID["b"].digest() != nil })
+	// Events a holds but never broadcast: only a resend brings them to b.
+	evs := eventsOf(5, 1, func(_ string, seq uint64) revocation.Event { return event("a", seq) })
+	a.store.insert(evs)
+	a.node.have.noteLocal(5)
+	eventually(t, 5*time.Second, "b repaired by its next Hello", func() bool { return b.store.count("a") == 5 })
+}
+
 // TestForgedEventDoesNotShadowGenuine: a forged event carrying a genuine
 // event's id (and origin and seq) arriving just before the genuine one
 // must not make the node drop the genuine one: it is applied at once, not

@@ -28,12 +28,14 @@ type resender struct {
 	p    *peer
 	wake chan struct{}
 
-	mu      sync.Mutex
-	want    map[string]uint64 // newest digest not yet answered; nil: none
-	ready   bool              // want was admitted: answer it now
-	last    time.Time         // when the last round was admitted
-	more    bool              // the last round stopped at its budget (and was not continued yet)
-	sentTop map[string]uint64 // per origin, the last seq that round sent
+	mu    sync.Mutex
+	want  map[string]uint64 // newest digest not yet answered; nil: none
+	ready bool              // want was admitted: answer it now
+	// last is when the last round that sent events was admitted (a round
+	// that finds nothing to send gives its slot back: prev).
+	last, prev time.Time
+	more       bool              // the last round stopped at its budget (and was not continued yet)
+	sentTop    map[string]uint64 // per origin, the last seq that round sent
 }
 
 func newResender(n *Node, p *peer) *resender {
@@ -47,16 +49,26 @@ func newResender(n *Node, p *peer) *resender {
 func (r *resender) request(have map[string]uint64, now time.Time) bool {
 	r.mu.Lock()
 	r.want = have
-	admit := r.last.IsZero() || now.Sub(r.last) >= r.n.cfg.ResendInterval || (r.more && covers(have, r.sentTop))
-	if admit {
-		r.ready, r.last, r.more = true, now, false
+	admit := r.ready || r.last.IsZero() || now.Sub(r.last) >= r.n.cfg.ResendInterval ||
+		(r.more && covers(have, r.sentTop))
+	if admit && !r.ready {
+		r.admit(now)
 	}
 	r.mu.Unlock()
+	r.poke()
+	return admit
+}
+
+// admit marks the pending digest to be answered now; r.mu is held.
+func (r *resender) admit(now time.Time) {
+	r.ready, r.prev, r.last, r.more = true, r.last, now, false
+}
+
+func (r *resender) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
-	return admit
 }
 
 // covers reports whether digest have holds every seq in top.
@@ -82,32 +94,41 @@ func (r *resender) run(ctx context.Context) {
 		}
 		now := time.Now()
 		r.mu.Lock()
-		want := r.want
-		due := r.last.Add(r.n.cfg.ResendInterval)
-		switch {
-		case want == nil:
-		case r.ready || !now.Before(due):
-			if !r.ready {
-				r.last, r.more = now, false
+		if r.want != nil && !r.ready {
+			if due := r.last.Add(r.n.cfg.ResendInterval); now.Before(due) {
+				// Deferred: answer the newest digest when the interval ends.
+				timer.Reset(due.Sub(now))
+			} else {
+				r.admit(now)
 			}
-			r.want, r.ready = nil, false
-		default:
-			// Deferred: answer the newest digest when the interval ends.
-			timer.Reset(due.Sub(now))
-			want = nil
 		}
+		var want map[string]uint64
+		if r.ready {
+			want, r.want, r.ready = r.want, nil, false
+		}
+		admitted := r.last
 		r.mu.Unlock()
-		if want != nil {
-			r.round(ctx, want)
+		if want == nil {
+			continue
 		}
+		if sent := r.round(ctx, want); sent == 0 {
+			r.mu.Lock()
+			if r.last.Equal(admitted) {
+				r.last = r.prev
+			}
+			r.mu.Unlock()
+		}
+		// A request deferred during the round may be due already.
+		r.poke()
 	}
 }
 
 // round sends, for every origin but the peer's own, the stored events
 // after the peer's contiguous prefix, at most ResendBudget of them; when
 // the budget runs out it sends an empty batch with More set so the peer
-// asks again after applying what it got.
-func (r *resender) round(ctx context.Context, theirs map[string]uint64) {
+// asks again after applying what it got. It returns how many events it
+// sent.
+func (r *resender) round(ctx context.Context, theirs map[string]uint64) int {
 	ours := r.n.have.maxes()
 	origins := make([]string, 0, len(ours))
 	for o := range ours {
@@ -127,14 +148,14 @@ func (r *resender) round(ctx context.Context, theirs map[string]uint64) {
 				r.more, r.sentTop = true, sent
 				r.mu.Unlock()
 				r.n.send(r.p, &remote.EventBatch{NodeId: r.n.cfg.NodeID, Resend: true, More: true})
-				return
+				return ResendBudget
 			}
 			evs, err := r.n.cfg.Store.EventsFromOrigin(ctx, o, from, min(PageSize, budget))
 			if err != nil {
 				if ctx.Err() == nil {
 					r.n.log.Warn("anti-entropy read failed", "peer", r.p.id, "origin", o, "err", err)
 				}
-				return
+				return ResendBudget - budget
 			}
 			if len(evs) == 0 {
 				break
@@ -146,4 +167,5 @@ func (r *resender) round(ctx context.Context, theirs map[string]uint64) {
 			sent[o] = from
 		}
 	}
+	return ResendBudget - budget
 }
