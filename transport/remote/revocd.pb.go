@@ -158,7 +158,10 @@ func (x *Event) GetSig() []byte {
 type EventBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// node_id is the sending node (CLUSTER_PEERS id on the receiver).
-	NodeId string   `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	NodeId string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// events are at most 256 (actors/cluster.MaxBatchEvents, one
+	// anti-entropy page): a receiver refuses a larger batch, a message longer
+	// than cluster.MaxBatchBytes and a frame longer than cluster.MaxFrameBytes.
 	Events []*Event `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
 	// resend is true for anti-entropy resends, false for live broadcasts.
 	Resend bool `protobuf:"varint,3,opt,name=resend,proto3" json:"resend,omitempty"`
