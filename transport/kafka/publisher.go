@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/revocd/revocd/revocation"
@@ -124,7 +127,7 @@ func (p *Publisher) Deliver(ctx context.Context, events []revocation.Event) erro
 		// An idempotent producer never abandons a record it already sent
 		// (it cannot know whether the broker wrote it), so ProduceSync may
 		// outlive ctx; the caller's deadline wins.
-		return fmt.Errorf("kafka: deliver: %d events unconfirmed: %w", len(events), ctx.Err())
+		return fmt.Errorf("kafka: deliver to topic %q: %d events unconfirmed: %w", p.cfg.RevocationTopic, len(events), ctx.Err())
 	}
 	var failed int
 	var first error
@@ -136,10 +139,19 @@ func (p *Publisher) Deliver(ctx context.Context, events []revocation.Event) erro
 			failed++
 		}
 	}
-	if first != nil {
-		return fmt.Errorf("kafka: deliver: %d of %d events failed: %w", failed, len(events), first)
+	if first == nil {
+		return nil
 	}
-	return nil
+	if errors.Is(first, kerr.UnknownTopicID) {
+		// The topic was deleted and created again: kgo keeps producing to
+		// the first instance's id and would fail forever. Forgetting the
+		// topic makes the next attempt (the caller retries the batch) load
+		// the new instance. The outbox delivers one batch at a time, so
+		// nothing of this topic is in flight here.
+		p.rev.PurgeTopicsFromProducing(p.cfg.RevocationTopic)
+		p.log.Warn("kafka: revocation topic was recreated; producing to the new instance", "topic", p.cfg.RevocationTopic)
+	}
+	return fmt.Errorf("kafka: deliver to topic %q: %d of %d events failed: %w", p.cfg.RevocationTopic, failed, len(events), first)
 }
 
 // PublishTokenEvent queues ev for the token topic, keyed by Subject, and
@@ -182,11 +194,28 @@ func (p *Publisher) Stats() PublisherStats {
 	return PublisherStats{TokenEventsSent: p.sent.Load(), TokenEventsFailed: p.failed.Load()}
 }
 
-// Ping reports whether a broker answers a metadata request. Safe for
-// concurrent use.
+// ErrTopicMissing is reported by Ping when the brokers answer but do not
+// know the revocation topic (it was deleted, or never created).
+var ErrTopicMissing = errors.New("kafka: revocation topic does not exist")
+
+// Ping reports whether a broker answers a metadata request for the
+// revocation topic and holds that topic: a node whose topic is gone cannot
+// deliver, so its readiness check must not say ok. The answer may be cached
+// for kgo's metadata minimum age (5 s by default). Safe for concurrent use.
 func (p *Publisher) Ping(ctx context.Context) error {
-	if err := p.rev.Ping(ctx); err != nil {
+	topic := p.cfg.RevocationTopic
+	m, err := kadm.NewClient(p.rev).Metadata(ctx, topic)
+	if err != nil {
 		return fmt.Errorf("kafka: ping: %w", err)
+	}
+	td, ok := m.Topics[topic]
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: topic %q", ErrTopicMissing, topic)
+	case errors.Is(td.Err, kerr.UnknownTopicOrPartition) || errors.Is(td.Err, kerr.UnknownTopicID):
+		return fmt.Errorf("%w: topic %q: %w", ErrTopicMissing, topic, td.Err)
+	case td.Err != nil:
+		return fmt.Errorf("kafka: ping: topic %q: %w", topic, td.Err)
 	}
 	return nil
 }
