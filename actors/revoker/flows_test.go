@@ -317,7 +317,7 @@ func TestRevokeRefreshTwiceWritesOnce(t *testing.T) {
 		r := f.ask(f.revoker, msg)
 		prev, ok := r.Value.(*AlreadyRevoked)
 		if r.Err != nil || !ok || prev.EventID != ev.EventID || prev.LogID == 0 {
-			t.Fatalf("revocation %d = %+v (%+v), want AlreadyRevoked of %s", i+2, r, r.Value, ev.EventID)
+			t.Fatalf("revocation %d = %T (err %v), want AlreadyRevoked of %s", i+2, r.Value, r.Err, ev.EventID)
 		}
 	}
 	if n := f.eventsFor(p.Refresh.JTI); n != 1 {
