@@ -79,12 +79,14 @@ type Config struct {
 	// StartupGrace (SyncInterval when 0) bounds how long a reachable peer
 	// keeps the node's start-up catch-up (its Status Ready) pending.
 	StartupGrace time.Duration
-	// ResendInterval (SyncInterval when 0) is the least time between two
-	// resend rounds to one peer, unless the peer's digest shows it applied
-	// all of the previous round and that round stopped at its budget (a
-	// catch-up continues at once). Hellos that arrive sooner are counted
-	// as suppressed; the newest is answered when the interval ends. This
-	// bounds what spoofed Hellos can make a node resend to a peer.
+	// ResendInterval (SyncInterval/2 when 0) is the least time between two
+	// resend rounds that sent events to one peer, unless the peer's digest
+	// shows it applied all of the previous round and that round stopped at
+	// its budget (a catch-up continues at once). Hellos that arrive sooner
+	// are counted as suppressed; the newest is answered when the interval
+	// ends. This bounds what spoofed Hellos can make a node resend to a
+	// peer to ResendBudget events per interval; half the sync interval
+	// leaves a peer's periodic Hellos, jitter included, unsuppressed.
 	ResendInterval time.Duration
 }
 
@@ -123,7 +125,7 @@ func (c *Config) validate() error {
 		c.StartupGrace = c.SyncInterval
 	}
 	if c.ResendInterval <= 0 {
-		c.ResendInterval = c.SyncInterval
+		c.ResendInterval = c.SyncInterval / 2
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
