@@ -99,11 +99,18 @@ func checkString(t *testing.T, what string, want any, got []byte) {
 }
 
 // FuzzVerify feeds arbitrary tokens, and arbitrary header/payload JSON
-// signed with the ring's HS256 key, to Verify. It must never panic, and a
-// token it accepts must also be accepted by golang-jwt's jwt.Parse.
+// signed with the ring's HS256 key, its legacy key (kid-less tokens) and a
+// revoked key, to Verify. It must never panic; a token it accepts must also
+// be accepted by golang-jwt's jwt.Parse; and whenever it sets Token.Key
+// (the token is authentic, which lets callers report revocation state) the
+// signature must really verify with that key.
 func FuzzVerify(f *testing.F) {
 	fx := newFixture(f, VerifierOptions{Issuer: "revocd", Leeway: time.Second, CacheSize: 8})
 	k := fx.keys[AlgHS256]
+	legacy, revoked := mustKey(f, AlgHS256, "legacy", 77), mustKey(f, AlgHS256, "revoked", 78)
+	fx.ring.SetLegacy(legacy)
+	fx.ring.Add(revoked)
+	fx.ring.Revoke(revoked.ID)
 	for _, s := range fuzzSeeds(fx, f) {
 		f.Add([]byte(s), hdrFor(k), claimsJSON(""))
 	}
@@ -114,7 +121,7 @@ func FuzzVerify(f *testing.F) {
 		if kid, ok := tk.Header["kid"].(string); ok {
 			key, _ = fx.ring.Lookup(kid)
 		} else if _, present := tk.Header["kid"]; !present {
-			key = fx.ring.Current()
+			key = fx.ring.Legacy()
 		}
 		if key == nil || key.m.alg.method().Alg() != tk.Method.Alg() {
 			return nil, errors.New("no key")
@@ -123,11 +130,25 @@ func FuzzVerify(f *testing.F) {
 	}
 	parser := jwt.NewParser(jwt.WithIssuer("revocd"), jwt.WithLeeway(time.Second),
 		jwt.WithTimeFunc(fx.clk.Now), jwt.WithExpirationRequired())
+	sigOnly := jwt.NewParser(jwt.WithoutClaimsValidation())
 	f.Fuzz(func(t *testing.T, tok []byte, header, payload string) {
 		var tk Token
-		signed := []byte(rawToken(t, k, header, payload))
-		for _, in := range [][]byte{tok, signed} {
+		inputs := [][]byte{tok}
+		for _, key := range []*Key{k, legacy, revoked} {
+			inputs = append(inputs, []byte(rawToken(t, key, header, payload)))
+		}
+		for _, in := range inputs {
+			tk.Reset()
 			err := fx.ver.Verify(in, &tk)
+			if tk.Key != nil {
+				_, serr := sigOnly.Parse(string(in), func(*jwt.Token) (any, error) { return tk.Key.m.verifyKey, nil })
+				if errors.Is(serr, jwt.ErrTokenSignatureInvalid) || errors.Is(serr, jwt.ErrTokenUnverifiable) {
+					t.Fatalf("Key set for a token whose signature does not verify (%v): %q", serr, in)
+				}
+			}
+			if (tk.Key == revoked) != errors.Is(err, ErrKeyRevoked) {
+				t.Fatalf("key %v, err %v: a revoked key's authentic token must be (only) ErrKeyRevoked", tk.Key, err)
+			}
 			if err != nil {
 				if Message(err) == "Invalid token" {
 					t.Fatalf("error without sentinel: %v", err)
