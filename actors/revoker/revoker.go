@@ -167,8 +167,9 @@ func revokeOp(b *audit.Batch, cfg Config, m *Revoke) (any, error) {
 	case revocation.TypeJTI:
 		// If the jti is a refresh token's, its stored state is revoked in
 		// this same transaction, so a refresh queued behind this
-		// revocation (even in the same batch) cannot rotate it.
-		row, _, err := b.Tx.RevokeRefresh(m.Value, "revoked by jti")
+		// revocation (even in the same batch) cannot rotate it. (One
+		// already revoked keeps the default lifetime, a safe upper bound.)
+		row, _, err := b.Tx.RevokeRefreshIfActive(m.Value, "revoked by jti")
 		if err != nil {
 			return nil, err
 		}

@@ -104,3 +104,24 @@ func TestSupersedeRefresh(t *testing.T) {
 		t.Fatalf("a = %+v, %v; want replaced by b2, retired at 10", a, err)
 	}
 }
+
+// TestRevokeRefreshIfActive: it revokes an active token once and reads
+// nothing otherwise.
+func TestRevokeRefreshIfActive(t *testing.T) {
+	s, _ := openTest(t)
+	commit(t, s, func(tx *Tx) {
+		if err := tx.InsertRefresh(RefreshToken{JTI: "r", Subject: "s", FamilyID: "F", IssuedAt: 1, ExpiresAt: 1e12}); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			jti     string
+			revoked bool
+		}{{"r", true}, {"r", false}, {"unknown", false}}
+		for i, tc := range tests {
+			row, revoked, err := tx.RevokeRefreshIfActive(tc.jti, "test")
+			if err != nil || revoked != tc.revoked || (row.JTI != "") != tc.revoked || (tc.revoked && (!row.Revoked || row.RevokedReason != "test")) {
+				t.Errorf("call %d RevokeRefreshIfActive(%s) = %+v, %v, %v; want revoked %v", i, tc.jti, row, revoked, err, tc.revoked)
+			}
+		}
+	})
+}

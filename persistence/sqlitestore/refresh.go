@@ -230,6 +230,19 @@ func (tx *Tx) RevokeRefresh(jti, reason string) (RefreshToken, bool, error) {
 	return r, false, err
 }
 
+// RevokeRefreshIfActive revokes jti like RevokeRefresh, but without
+// reading the row when this call revoked nothing: row is the updated row
+// when revoked is true, the zero row otherwise (jti unknown or already
+// revoked). For callers that revoke any jti, most of which are not refresh
+// tokens (revoke_jti), at the cost of one statement.
+func (tx *Tx) RevokeRefreshIfActive(jti, reason string) (row RefreshToken, revoked bool, err error) {
+	rows, err := tx.revoke("revoke refresh", stRevokeOne, nullStr(reason), jti)
+	if err != nil || len(rows) != 1 {
+		return RefreshToken{}, false, err
+	}
+	return rows[0], true, nil
+}
+
 func (tx *Tx) revoke(op string, st int, args ...any) ([]RefreshToken, error) {
 	if tx.done {
 		return nil, wrap(op, ErrTxDone)
