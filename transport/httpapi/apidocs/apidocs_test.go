@@ -212,6 +212,7 @@ func TestPaths(t *testing.T) {
 		"GET /ready",
 		"GET /revocations",
 		"GET /token/inspect",
+		"POST /admin/keys/rotate",
 		"POST /oauth2/introspect",
 		"POST /oauth2/revoke",
 		"POST /revoke",
@@ -237,6 +238,7 @@ func TestAdminSecurity(t *testing.T) {
 	admin := map[string]bool{
 		"POST /token":                true,
 		"GET /token/inspect":         true,
+		"POST /admin/keys/rotate":    true,
 		"POST /token/refresh/create": true,
 		"POST /revoke":               true,
 		"GET /revocations":           true,
@@ -425,6 +427,7 @@ func TestResponseSchemas(t *testing.T) {
 		{"GET", "/events/keys", "200", "", []field{req("keys", "array")}},
 		{"GET", "/events/keys", "200", "keys[]", []field{req("key_id", "string"), req("alg", "string"), req("public_key", "string")}},
 		{"GET", "/.well-known/jwks.json", "200", "", []field{req("keys", "array")}},
+		{"POST", "/admin/keys/rotate", "200", "", []field{req("rotated", "boolean"), req("kid", "string")}},
 	}
 	for _, tc := range tests {
 		name := tc.method + " " + tc.path + " " + tc.status + " " + tc.at
