@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/revocd/revocd/revocation"
@@ -114,14 +115,29 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return nil // anything polled concurrently is not handled, so not committed
 		}
 		var fetchErr bool
+		recreated := map[string]bool{}
 		fetches.EachError(func(topic string, partition int32, err error) {
 			fetchErr = true
+			if errors.Is(err, kerr.UnknownTopicID) && topic != "" {
+				recreated[topic] = true
+			}
 			c.log.Warn("kafka: consumer: fetch error", "topic", topic, "partition", partition, "err", err)
 		})
 		if done := c.handleFetches(ctx, fetches); len(done) > 0 {
 			c.commit(ctx, cl, done)
 		}
 		cl.AllowRebalance()
+		for topic := range recreated {
+			// The topic was deleted and created again: kgo keeps fetching
+			// the first instance's id and would fail forever. Forget the
+			// topic and consume it again: the group's offsets of the old
+			// instance are dropped by the broker (or are out of range and
+			// reset to the start), so the new instance is read from its
+			// beginning.
+			c.log.Warn("kafka: consumer: topic was recreated; consuming the new instance", "topic", topic)
+			cl.PurgeTopicsFromConsuming(topic)
+			cl.AddConsumeTopics(topic)
+		}
 		if fetchErr && fetches.NumRecords() == 0 {
 			backoff = min(max(2*backoff, 100*time.Millisecond), maxErrBackoff)
 			select {

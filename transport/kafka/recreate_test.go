@@ -76,3 +76,48 @@ func TestTopicDeletedAndRecreated(t *testing.T) {
 		t.Fatalf("ping after recreation: %v", err)
 	}
 }
+
+// TestConsumerFollowsRecreatedTopic: a consumer whose topic is deleted and
+// created again consumes the new instance (it used to fail every fetch
+// with UNKNOWN_TOPIC_ID forever, so other nodes' revocations stopped
+// arriving).
+func TestConsumerFollowsRecreatedTopic(t *testing.T) {
+	_, cfg := newCluster(t, 1)
+	p := newPublisher(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := p.Deliver(ctx, []revocation.Event{testEvent(1, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	rc := startConsumer(t, cfg, nil)
+	if e := rc.next(t); e.EventID != testEvent(1, 0).EventID {
+		t.Fatalf("first event %s", e.EventID)
+	}
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	if _, err := adm.DeleteTopics(ctx, DefaultRevocationTopic); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopics(ctx, 1, 1, nil, DefaultRevocationTopic); err != nil {
+		t.Fatal(err)
+	}
+	want := testEvent(2, 1)
+	for {
+		actx, acancel := context.WithTimeout(ctx, 3*time.Second)
+		err := p.Deliver(actx, []revocation.Event{want})
+		acancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("deliver to the new topic: %v", err)
+		}
+	}
+	if e := rc.next(t); e.EventID != want.EventID {
+		t.Fatalf("after recreation got %s, want %s", e.EventID, want.EventID)
+	}
+}
