@@ -38,8 +38,8 @@ type propagation struct {
 	prog    map[string]*outbox.Progress
 	cancel  context.CancelFunc
 	stopped chan struct{}
-	// bg is the background loops' context, ended by close.
-	bg context.Context
+	// bgDone is closed when close stops the background loops.
+	bgDone <-chan struct{}
 	// redisLoaded is closed once the index may be marked ready as far as
 	// Redis is concerned: at once without REDIS_URL or with
 	// REDIS_STARTUP=best-effort, after the first successful load of
@@ -87,7 +87,7 @@ type propagationDeps struct {
 func startPropagation(ctx context.Context, d propagationDeps) (*propagation, error) {
 	p := &propagation{cfg: d.Cfg, log: d.Log, engine: d.Engine, outbox: map[string]*actor.PID{}, prog: map[string]*outbox.Progress{}, stopped: make(chan struct{}), redisLoaded: make(chan struct{})}
 	bg, cancel := context.WithCancel(context.Background())
-	p.cancel, p.bg = cancel, bg
+	p.cancel, p.bgDone = cancel, bg.Done()
 	var loops []func()
 
 	if d.Cfg.RedisURL != "" {
@@ -273,7 +273,7 @@ func (p *propagation) whenRedisLoaded(ready func()) {
 		select {
 		case <-p.redisLoaded:
 			ready()
-		case <-p.bg.Done():
+		case <-p.bgDone:
 		}
 	}()
 }
