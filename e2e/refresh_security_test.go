@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,16 +68,31 @@ func TestRevokeSubRetryRevokesTokenIssuedBetween(t *testing.T) {
 }
 
 // TestRefreshRevokeWritesOnce: item 4. Revoking the same refresh token 20
-// times commits one revocation event; an expired refresh token commits none.
+// times, concurrently and in a row, commits one revocation event and answers
+// its event id every time; an expired refresh token commits none.
 func TestRefreshRevokeWritesOnce(t *testing.T) {
 	n := startNode(t, "", nil)
 	rc := n.post("/token/refresh/create", map[string]any{"subject": "logout-user", "client_binding": "dev"}, 200)
 	refresh, jti := rc["refresh_token"].(string), rc["refresh_jti"].(string)
+	// Ten at once (several share a group commit), then ten in a row.
+	bodies := make([][]byte, 20)
+	errs := make([]error, 20)
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() { bodies[i], errs[i] = postStatus(n.URL+"/token/refresh/revoke", `"`+refresh+`"`, 200) })
+	}
+	wg.Wait()
+	for i := 10; i < 20; i++ {
+		bodies[i], errs[i] = postStatus(n.URL+"/token/refresh/revoke", `"`+refresh+`"`, 200)
+	}
 	var first string
 	for i := range 20 {
-		m := n.post("/token/refresh/revoke", `"`+refresh+`"`, 200)
-		if keys(m) != "event_id,published" {
-			t.Fatalf("answer %d fields = %s", i, keys(m))
+		if errs[i] != nil {
+			t.Fatalf("revocation %d: %v", i, errs[i])
+		}
+		var m map[string]any
+		if err := json.Unmarshal(bodies[i], &m); err != nil || keys(m) != "event_id,published" {
+			t.Fatalf("answer %d = %s", i, bodies[i])
 		}
 		id, _ := m["event_id"].(string)
 		if _, err := uuid.Parse(id); err != nil || id == "00000000-0000-0000-0000-000000000000" {
@@ -104,6 +122,21 @@ func TestRefreshRevokeWritesOnce(t *testing.T) {
 	if got := queryInt(t, n, "SELECT count(*) FROM revocation_events"); got != total {
 		t.Fatalf("revoking an expired refresh token wrote %d events", got-total)
 	}
+}
+
+// postStatus posts a JSON body and returns the answer's body, or an error
+// unless the status is want. Safe to call from any goroutine.
+func postStatus(u, body string, want int) ([]byte, error) {
+	resp, err := http.Post(u, "application/json", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != want {
+		err = fmt.Errorf("status %d, want %d: %s", resp.StatusCode, want, b)
+	}
+	return b, err
 }
 
 // introspect posts a token to /oauth2/introspect and returns "active".

@@ -200,6 +200,19 @@ func (b *Batch) Revoke(e revocation.Event) *revocation.Event {
 	return ev
 }
 
+// Pending returns the latest revocation event of type typ and value that an
+// earlier Op of this batch added with Revoke, or nil. An Op uses it to see
+// revocations that are not in the audit log yet because the batch has not
+// committed.
+func (b *Batch) Pending(typ revocation.Type, value string) *revocation.Event {
+	for i := len(b.events) - 1; i >= 0; i-- {
+		if e := b.events[i]; e.Type == typ && e.Value == value {
+			return e
+		}
+	}
+	return nil
+}
+
 // TokenEvent adds a token audit row to the batch.
 func (b *Batch) TokenEvent(ev sqlitestore.TokenEvent) error {
 	if ev.TS == 0 {

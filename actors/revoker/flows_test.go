@@ -486,3 +486,50 @@ func (f *fixture) releaseGate() {
 		f.t.Fatal(err)
 	}
 }
+
+// TestRevokeRefreshRepeatedInOneBatch: logouts of one token that share a
+// group commit write one event, and every one of them is answered with it.
+func TestRevokeRefreshRepeatedInOneBatch(t *testing.T) {
+	f := newFixture(t, fixtureOpts{gated: true})
+	created := f.engine.Request(f.issuer, &issuer.CreateRefresh{Subject: "frank", BindingHash: binding}, 10*time.Second)
+	f.waitArrived()
+	f.releaseGate()
+	r := result(t, created)
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	p := r.Value.(*issuer.Pair)
+
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	f.engine.Send(f.audit, &audit.Submit{Op: func(*audit.Batch) (any, error) {
+		close(entered)
+		<-unblock
+		return nil, nil
+	}})
+	<-entered
+	const n = 3
+	resps := make([]*actor.Response, n)
+	for i := range resps {
+		resps[i] = f.engine.Request(f.revoker, &RevokeRefresh{JTI: p.Refresh.JTI, ExpiresAt: p.Refresh.ExpiresAt}, 10*time.Second)
+		f.waitArrived()
+	}
+	f.releaseGate()
+	close(unblock)
+
+	var first string
+	for i, resp := range resps {
+		r := result(t, resp)
+		ev, ok := r.Value.(*revocation.Event)
+		if r.Err != nil || !ok {
+			t.Fatalf("answer %d = %T (err %v), want the batch's *revocation.Event", i, r.Value, r.Err)
+		}
+		if i == 0 {
+			first = ev.EventID
+		} else if ev.EventID != first {
+			t.Fatalf("answer %d event %s, want %s", i, ev.EventID, first)
+		}
+	}
+	if got := f.eventsFor(p.Refresh.JTI); got != 1 {
+		t.Fatalf("%d events for the refresh jti, want 1", got)
+	}
+}

@@ -55,7 +55,8 @@ type Revoke struct {
 
 // RevokeRefresh revokes one refresh token (logout). The reply is an
 // *audit.Result whose Value is the committed *revocation.Event of the
-// refresh jti, or an *AlreadyRevoked when this node's refresh-token state
+// refresh jti (also when an earlier request of the same group commit
+// revoked it), or an *AlreadyRevoked when this node's refresh-token state
 // shows the token revoked already: then nothing is written.
 type RevokeRefresh struct {
 	JTI       string
@@ -111,6 +112,9 @@ func revokeRefreshOp(b *audit.Batch, m *RevokeRefresh) (any, error) {
 	}
 	exp := m.ExpiresAt.UnixMilli()
 	if !revoked && row.JTI != "" {
+		if ev := b.Pending(revocation.TypeJTI, m.JTI); ev != nil {
+			return ev, nil // revoked by an earlier request of this batch
+		}
 		prev := &AlreadyRevoked{}
 		id, logID, found, err := b.Tx.JTIRevocation(m.JTI, max(exp, row.ExpiresAt))
 		if err != nil {
