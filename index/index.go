@@ -13,7 +13,9 @@
 // not revoked, the common case, hashes each present claim once and touches
 // one cache line of Bloom bits per claim: it takes no lock, reads no clock
 // and writes no shared memory, so it scales with cores. Expiries are kept
-// as uint32 seconds (expiry.go).
+// as uint32 seconds (expiry.go). Subject revocation cutoffs are reserved,
+// and token iats drawn, under the subject's shard lock so that a subject
+// revocation covers exactly the tokens issued before it (subcutoff.go).
 //
 // All methods of *Index are safe for concurrent use by any number of
 // goroutines. The zero Index is not usable: create one with New.
