@@ -47,55 +47,70 @@ func Consume(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("consume: KAFKA_BOOTSTRAP: %w", err)
 	}
-	replay := eventsig.NewReplayGuard(cfg.NonceTTL, nil)
-	var applied, dropped atomic.Int64
+	h := &consumeHandler{verifier: verifier, replay: eventsig.NewReplayGuard(cfg.NonceTTL, nil), mirror: mirror, log: log}
 	consumer, err := kafka.NewConsumer(kafka.Config{
 		Brokers: brokers, RevocationTopic: cfg.KafkaTopic, TokenTopic: cfg.RefreshTokenTopic,
 		GroupID: "revocd-consume-" + cfg.NodeID, ClientID: "revocd-consume-" + cfg.NodeID, Logger: log.With("component", "kafka"),
-	}, func(c context.Context, e *revocation.Event) error {
-		if err := e.Validate(); err != nil {
-			dropped.Add(1)
-			return fmt.Errorf("consume: drop malformed event %s: %w", e.EventID, err)
-		}
-		if err := verifier.Verify(e); err != nil {
-			dropped.Add(1)
-			log.Warn("consume: dropped unverifiable event", "event_id", e.EventID, "origin", e.Origin, "err", err)
-			return fmt.Errorf("consume: drop event %s: %w", e.EventID, err)
-		}
-		// A replay is an event already written to Redis: the id is
-		// recorded only after the write succeeded, so an event whose
-		// write failed is written when it comes again.
-		if replay.Seen(e.EventID) {
-			dropped.Add(1)
-			return nil
-		}
-		// Retry Redis writes until they succeed or we are stopped: the
-		// offset is committed only after the handler returns, and a
-		// handler stopped by ctx is not committed.
-		for backoff := 100 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
-			err := mirror.Deliver(c, []revocation.Event{*e})
-			if err == nil {
-				replay.Record(e.EventID)
-				applied.Add(1)
-				return nil
-			}
-			if errors.Is(err, redismirror.ErrInvalidEvent) {
-				dropped.Add(1)
-				return err
-			}
-			log.Warn("consume: redis write failed; retrying", "err", err, "backoff", backoff)
-			select {
-			case <-c.Done():
-				return c.Err()
-			case <-time.After(backoff):
-			}
-		}
-	})
+	}, h.handle)
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
 	}
 	log.Info("consume: reading revocations", "topic", cfg.KafkaTopic, "redis", opts.Addr)
 	err = consumer.Run(ctx)
-	log.Info("consume: stopped", "applied", applied.Load(), "dropped", dropped.Load())
+	log.Info("consume: stopped", "applied", h.applied.Load(), "dropped", h.dropped.Load())
 	return err
+}
+
+// consumeHandler is the Kafka handler of `revocd consume`. It is called
+// from the consumer's goroutine only; the counters may be read concurrently.
+type consumeHandler struct {
+	verifier *eventsig.Verifier
+	replay   *eventsig.ReplayGuard
+	mirror   *redismirror.Mirror
+	log      *slog.Logger
+
+	applied, dropped atomic.Int64
+}
+
+// handle verifies e and writes it to Redis. It returns nil once the event
+// is in Redis (or was already: a replay), an error for an event it refuses
+// (the consumer commits past both), and ctx's error if ctx ended while the
+// Redis write was failing (the consumer does not commit it: the event is
+// delivered again after a restart).
+func (h *consumeHandler) handle(ctx context.Context, e *revocation.Event) error {
+	if err := e.Validate(); err != nil {
+		h.dropped.Add(1)
+		return fmt.Errorf("consume: drop malformed event %s: %w", e.EventID, err)
+	}
+	if err := h.verifier.Verify(e); err != nil {
+		h.dropped.Add(1)
+		h.log.Warn("consume: dropped unverifiable event", "event_id", e.EventID, "origin", e.Origin, "err", err)
+		return fmt.Errorf("consume: drop event %s: %w", e.EventID, err)
+	}
+	// A replay is an event already written to Redis: the id is recorded
+	// only after the write succeeded, so an event whose write failed is
+	// written when it comes again.
+	if h.replay.Seen(e.EventID) {
+		h.dropped.Add(1)
+		return nil
+	}
+	// Retry Redis writes until they succeed or we are stopped.
+	for backoff := 100 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
+		err := h.mirror.Deliver(ctx, []revocation.Event{*e})
+		if err == nil {
+			h.replay.Record(e.EventID)
+			h.applied.Add(1)
+			return nil
+		}
+		if errors.Is(err, redismirror.ErrInvalidEvent) {
+			h.dropped.Add(1)
+			return err
+		}
+		h.log.Warn("consume: redis write failed; retrying", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
 }
