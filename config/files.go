@@ -16,9 +16,10 @@ import (
 func (c *Config) lookup(variable string) string { return c.raw[variable] }
 
 // validateCluster checks CLUSTER_LISTEN, CLUSTER_PEERS and CLUSTER_TLS_*
-// together. CLUSTER_PEERS may list this node itself (the same value on
-// every node): the entry whose id is NODE_ID is dropped here.
-func (c *Config) validateCluster() error {
+// together, and reads the CLUSTER_TLS_* files when readFiles is set.
+// CLUSTER_PEERS may list this node itself (the same value on every node):
+// the entry whose id is NODE_ID is dropped here.
+func (c *Config) validateCluster(readFiles bool) error {
 	if c.ClusterListen != "" {
 		if _, port, _ := net.SplitHostPort(c.ClusterListen); port == "0" {
 			return Errorf("CLUSTER_LISTEN", "CLUSTER_LISTEN %q: want host:port with a fixed port (peers dial it)", c.ClusterListen)
@@ -62,6 +63,8 @@ func (c *Config) validateCluster() error {
 		return Errorf(missing[0], "cluster TLS needs CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA together; missing %s", strings.Join(missing, ", "))
 	case c.ClusterListen == "":
 		return Errorf("CLUSTER_LISTEN", "CLUSTER_TLS_* are set but CLUSTER_LISTEN is not")
+	case !readFiles:
+		return nil
 	}
 	if err := checkKeyPair("CLUSTER_TLS_CERT", c.ClusterTLSCert, "CLUSTER_TLS_KEY", c.ClusterTLSKey); err != nil {
 		return err
@@ -76,13 +79,17 @@ func (c *Config) validateCluster() error {
 	return nil
 }
 
-// validateFiles reads and parses every file a variable names, so that a
-// missing or broken file stops the start before anything listens.
-func (c *Config) validateFiles() error {
-	if c.TLSCert != "" {
+// validateFiles reads and parses every file a variable names (but those of
+// the variables in skip), so that a missing or broken file stops the start
+// before anything listens.
+func (c *Config) validateFiles(skip map[string]bool) error {
+	if c.TLSCert != "" && !skip["TLS_CERT"] {
 		if err := checkKeyPair("TLS_CERT", c.TLSCert, "TLS_KEY", c.TLSKey); err != nil {
 			return err
 		}
+	}
+	if skip["EVENT_TRUSTED_KEYS"] {
+		return nil
 	}
 	return checkTrustedKeys(c.EventTrustedKeys)
 }

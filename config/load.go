@@ -31,12 +31,30 @@ type LoadOption func(*loadOptions)
 type loadOptions struct {
 	serverSecrets bool
 	required      []string
+	skipFiles     map[string]bool // nil: check every file; else the variables whose files are not read
 }
 
 // WithoutServerSecrets skips the production checks of the token secret and
 // admin API keys, for modes that neither issue tokens nor serve the admin
 // API (`revocd consume`, `revocd event-key`).
 func WithoutServerSecrets() LoadOption { return func(o *loadOptions) { o.serverSecrets = false } }
+
+// SkipFileChecks makes Load leave unread the files of the named variables
+// (TLS_CERT for TLS_CERT/TLS_KEY, CLUSTER_TLS_CERT for the CLUSTER_TLS_*
+// files, EVENT_TRUSTED_KEYS for its @files); with no names, every file. For
+// modes that do not use them: `revocd event-key` must run before the
+// trusted-keys file it helps build exists.
+func SkipFileChecks(vars ...string) LoadOption {
+	return func(o *loadOptions) {
+		o.skipFiles = map[string]bool{}
+		if len(vars) == 0 {
+			vars = []string{"TLS_CERT", "CLUSTER_TLS_CERT", "EVENT_TRUSTED_KEYS"}
+		}
+		for _, v := range vars {
+			o.skipFiles[v] = true
+		}
+	}
+}
 
 // Require makes Load refuse an empty value for each named variable (e.g.
 // `revocd consume` needs KAFKA_BOOTSTRAP, REDIS_URL and EVENT_TRUSTED_KEYS).
@@ -120,10 +138,10 @@ func (c *Config) validate(lo loadOptions) error {
 	if c.MaxAccessTTL < c.AccessTTL {
 		return Errorf("JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES must be >= JWT_ACCESS_TOKEN_EXPIRE_MINUTES")
 	}
-	if err := c.validateCluster(); err != nil {
+	if err := c.validateCluster(!lo.skipFiles["CLUSTER_TLS_CERT"]); err != nil {
 		return err
 	}
-	if err := c.validateFiles(); err != nil {
+	if err := c.validateFiles(lo.skipFiles); err != nil {
 		return err
 	}
 	for _, v := range lo.required {

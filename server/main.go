@@ -71,8 +71,14 @@ func MainIO(ctx context.Context, args []string, getenv func(string) string, stdo
 	if mode != modeServe {
 		opts = append(opts, config.WithoutServerSecrets())
 	}
-	if mode == modeConsume {
-		opts = append(opts, config.Require("KAFKA_BOOTSTRAP", "REDIS_URL", "EVENT_TRUSTED_KEYS"))
+	switch mode {
+	case modeConsume:
+		opts = append(opts, config.Require("KAFKA_BOOTSTRAP", "REDIS_URL", "EVENT_TRUSTED_KEYS"),
+			config.SkipFileChecks("TLS_CERT", "CLUSTER_TLS_CERT"))
+	case modeEventKey, modeBackup:
+		// They read only SQLITE_PATH; event-key runs before the trusted
+		// keys file it helps build exists (docker-compose.yml, step 2).
+		opts = append(opts, config.SkipFileChecks())
 	}
 	cfg, err := config.Load(fs, args, getenv, opts...)
 	if errors.Is(err, flag.ErrHelp) {

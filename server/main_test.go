@@ -33,3 +33,26 @@ func TestStartWarnsAboutReadableDatabase(t *testing.T) {
 		t.Fatalf("no WARN about the 0644 database:\n%s", out)
 	}
 }
+
+// TestEventKeyBeforeTrustedKeysFileExists: `revocd event-key` runs with the
+// node's environment before the EVENT_TRUSTED_KEYS file it helps build
+// exists (docker-compose.yml's bootstrap); serving with that environment
+// is refused with exit 2.
+func TestEventKeyBeforeTrustedKeysFileExists(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{
+		"SQLITE_PATH":        filepath.Join(dir, "r.db"),
+		"EVENT_TRUSTED_KEYS": "@" + filepath.Join(dir, "trusted.json"),
+		"TLS_CERT":           filepath.Join(dir, "cert.pem"),
+		"TLS_KEY":            filepath.Join(dir, "key.pem"),
+	}
+	getenv := func(k string) string { return env[k] }
+	var stdout, stderr bytes.Buffer
+	if code := MainIO(context.Background(), []string{"event-key"}, getenv, &stdout, &stderr); code != ExitOK || !strings.Contains(stdout.String(), `"keys"`) {
+		t.Fatalf("event-key: exit %d, stdout %q\n%s", code, stdout.String(), stderr.String())
+	}
+	stderr.Reset()
+	if code := MainIO(context.Background(), []string{"--dev"}, getenv, &stdout, &stderr); code != ExitConfig || !strings.Contains(stderr.String(), "TLS_CERT") {
+		t.Fatalf("serve: exit %d, want 2 naming TLS_CERT\n%s", code, stderr.String())
+	}
+}
