@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -424,9 +425,15 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("Open(%q) = %v, want ErrBadPath", p, err)
 		}
 	}
-	if _, err := Open(ctx, filepath.Join(dir, "missing", "x.db")); err == nil ||
+	// A missing directory is created (TestOpenCreatesOwnerOnlyFiles); one
+	// that cannot be is ErrDirectory.
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, filepath.Join(plain, "missing", "x.db")); !errors.Is(err, ErrDirectory) ||
 		!strings.HasPrefix(err.Error(), "sqlitestore: open ") {
-		t.Errorf("Open(missing dir) = %v", err)
+		t.Errorf("Open(uncreatable dir) = %v, want ErrDirectory", err)
 	}
 
 	// A database from a newer schema is refused, not downgraded.
