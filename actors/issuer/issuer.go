@@ -251,7 +251,7 @@ func rotateOp(b *audit.Batch, cfg Config, m *Refresh, access Issued, next *Issue
 			return nil, err
 		}
 		if !retry {
-			if err := revokeFamily(b, row.FamilyID, cfg.AccessTTL); err != nil {
+			if err := revokeFamily(b, cfg, row.Subject, row.FamilyID); err != nil {
 				return nil, err
 			}
 			_ = b.TokenEvent(sqlitestore.TokenEvent{Event: "reuse_detected", Subject: row.Subject, JTI: row.JTI, Detail: "family=" + row.FamilyID})
@@ -303,21 +303,30 @@ func toleratedRetry(b *audit.Batch, cfg Config, row sqlitestore.RefreshToken, ne
 	return ok && !child.Revoked && child.RetiredAt == 0 && child.ParentJTI == row.JTI, nil
 }
 
-// revokeFamily revokes every refresh token of a family and the access tokens
-// issued from it, with revocation events so the index and every other node
-// enforce it.
-func revokeFamily(b *audit.Batch, family string, accessTTL time.Duration) error {
+// revokeFamily revokes every refresh token of a family of subject and the
+// access tokens issued from it, with revocation events so the index and
+// every other node enforce it.
+func revokeFamily(b *audit.Batch, cfg Config, subject, family string) error {
 	rows, err := b.Tx.RevokeRefreshFamily(family, "reuse detected")
 	if err != nil {
 		return fmt.Errorf("issuer: revoke refresh family %s: %w", family, err)
 	}
 	now := b.Now()
+	// An access token expires AccessTTL after its iat, which the index may
+	// have set a few seconds ahead of the clock (IssueIat); no token of the
+	// subject issued so far has an iat above the current floor.
+	accessBase := now
+	if cfg.Index != nil {
+		if floor := time.Unix(cfg.Index.IssueIat(subject), 0); floor.After(accessBase) {
+			accessBase = floor
+		}
+	}
 	for _, r := range rows {
 		if r.ExpiresAt > now.UnixMilli() {
 			b.Revoke(revocation.Event{Type: revocation.TypeJTI, Value: r.JTI, ExpiresAt: r.ExpiresAt, Reason: "refresh token reuse: family " + family})
 		}
 		if r.AccessJTI != "" {
-			b.Revoke(revocation.Event{Type: revocation.TypeJTI, Value: r.AccessJTI, ExpiresAt: now.Add(accessTTL).UnixMilli(), Reason: "refresh token reuse: family " + family})
+			b.Revoke(revocation.Event{Type: revocation.TypeJTI, Value: r.AccessJTI, ExpiresAt: accessBase.Add(cfg.AccessTTL).UnixMilli(), Reason: "refresh token reuse: family " + family})
 		}
 	}
 	return nil

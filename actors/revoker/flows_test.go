@@ -132,6 +132,7 @@ type claims struct {
 	JTI string `json:"jti"`
 	Sub string `json:"sub"`
 	Iat int64  `json:"iat"`
+	Exp int64  `json:"exp"`
 }
 
 func parse(t *testing.T, tok string) claims {
@@ -531,5 +532,37 @@ func TestRevokeRefreshRepeatedInOneBatch(t *testing.T) {
 	}
 	if got := f.eventsFor(p.Refresh.JTI); got != 1 {
 		t.Fatalf("%d events for the refresh jti, want 1", got)
+	}
+}
+
+// TestReuseRevocationOutlivesAccessTokens: the access tokens of a family
+// revoked for reuse stay revoked until they expire, even when their iat was
+// set ahead of the clock by subject revocations in the same second.
+func TestReuseRevocationOutlivesAccessTokens(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	for range 3 {
+		f.revoke(revocation.TypeSub, "gina")
+	}
+	a := f.createRefresh("gina")
+	mustRefresh(f, a)
+	if _, err := f.refresh(a); !errors.Is(err, issuer.ErrRefreshReused) {
+		t.Fatalf("replay = %v, want ErrRefreshReused", err)
+	}
+	exp := parse(t, a.Access.Token).Exp * 1000
+	evs, err := f.store.EventsAfter(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range evs {
+		if e.Event.Value == a.Access.JTI {
+			found = true
+			if e.Event.ExpiresAt < exp {
+				t.Fatalf("revocation of access token %s expires at %d, before the token (%d)", a.Access.JTI, e.Event.ExpiresAt, exp)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no revocation of the family's access token")
 	}
 }
