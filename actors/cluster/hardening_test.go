@@ -25,6 +25,49 @@ func bigEvent(origin string, seq uint64) revocation.Event {
 	return e
 }
 
+// largestEvent is a valid event of origin with every field Validate
+// bounds at its longest and a signature of MaxSigLen bytes.
+func largestEvent(origin string, seq uint64) revocation.Event {
+	e := maxEvent()
+	e.Origin, e.Seq, e.TS, e.ExpiresAt = origin, seq, time.Now().UnixMilli(), time.Now().Add(time.Hour).UnixMilli()
+	id := fmt.Sprintf("%s-%d-", origin, seq)
+	e.EventID = id + e.EventID[len(id):]
+	e.Value = id + e.Value[len(id):]
+	e.Sig = paddedSigFor(e)
+	return e
+}
+
+// TestLargestEventsReplicate: the bounds leave room for legitimate
+// traffic of the largest events: a live commit of several batches' worth
+// (split by Broadcast) and a late joiner's catch-up over more than one
+// resend round arrive whole, and nothing is refused.
+func TestLargestEventsReplicate(t *testing.T) {
+	const live, backlog = 3*MaxBatchEvents + 1, ResendBudget + PageSize
+	aAddr, bAddr, cAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	// Rounds of this size take a while to move and apply under -race on a
+	// busy machine: sync intervals of a second keep them from counting as
+	// lost (or the peer as silent) while they do.
+	slow := func(c *Config) { c.SyncInterval = time.Second }
+	a := startTestNode(t, "a", aAddr, map[string]string{"b": bAddr, "c": cAddr}, nil, slow)
+	b := startTestNode(t, "b", bAddr, map[string]string{"a": aAddr}, nil, slow)
+	eventually(t, 5*time.Second, "a and b connected", func() bool { return a.node.Status()[0].Connected })
+	a.commitWith(live, largestEvent)
+	eventually(t, 10*time.Second, "b got the live commit", func() bool { return b.store.count("a") == live })
+	a.commitWith(backlog-live, largestEvent)
+	c := startTestNode(t, "c", cAddr, map[string]string{"a": aAddr}, nil, slow)
+	eventually(t, 20*time.Second, "c caught up", func() bool { return c.store.count("a") == backlog })
+	for _, n := range []*testNode{a, b, c} {
+		if got := n.metric("revocd_cluster_messages_rejected_total", "", ""); got != 0 {
+			t.Errorf("%s refused %v messages", n.id, got)
+		}
+		n.mu.Lock()
+		if n.dropped != 0 {
+			t.Errorf("%s dropped %d events", n.id, n.dropped)
+		}
+		n.mu.Unlock()
+	}
+}
+
 func eventsOf(n int, seq0 uint64, mk func(string, uint64) revocation.Event) []revocation.Event {
 	out := make([]revocation.Event, n)
 	for i := range out {
