@@ -42,12 +42,16 @@
 // drops only exact copies, so a forged event carrying a genuine event's id
 // never shadows it.
 //
-// A Hello can claim any NodeId, so resends are rate-limited per peer: a
+// A Hello can claim any NodeId, so resends are rate-limited per peer: one
+// round runs at a time and stays in flight until the peer's digest covers
+// it (or shows no progress through it for a few sync intervals); a new
 // round starts at most once per Config.ResendInterval, unless the peer's
 // digest shows it applied the whole previous round and that round stopped
 // at its budget (a catch-up proceeds at the pace the peer applies it).
 // Other Hellos are counted in revocd_cluster_resends_suppressed_total and
-// the newest is answered when the interval ends.
+// the newest is answered when the wait ends. A spoofed Hello thus makes a
+// node resend at most ResendBudget events per interval to a configured
+// peer's configured address, not one round per Hello.
 //
 // # Connectivity
 //
