@@ -32,51 +32,127 @@ var ErrInsecure = errors.New("config: insecure configuration refused outside --d
 // Config is the validated configuration of a revocd node. The zero value is
 // not valid; obtain one from Load.
 type Config struct {
-	Dev        bool
+	// Dev (--dev) allows the seed's default secret and open admin
+	// endpoints, for development only.
+	Dev bool
+	// ListenAddr (LISTEN_ADDR) is the HTTP API's host:port.
 	ListenAddr string
 
-	KafkaBootstrap    string // empty: Kafka bridge off
-	KafkaTopic        string
+	// KafkaBootstrap (KAFKA_BOOTSTRAP) lists the brokers; empty: Kafka
+	// bridge off.
+	KafkaBootstrap string
+	// KafkaTopic (KAFKA_TOPIC) is the revocation event topic.
+	KafkaTopic string
+	// RefreshTokenTopic (REFRESH_TOKEN_TOPIC) is the token event topic.
 	RefreshTokenTopic string
-	RedisURL          string // empty: Redis mirror off
-	SQLitePath        string
+	// RedisURL (REDIS_URL) is the Redis mirror; empty: Redis mirror off.
+	RedisURL string
+	// SQLitePath (SQLITE_PATH) is the audit log's SQLite file.
+	SQLitePath string
 
-	JWTSecretKey       string
-	JWTAlgorithm       string
-	AccessTTL          time.Duration
-	RefreshTTL         time.Duration
-	MaxAccessTTL       time.Duration
-	JWTIssuer          string
-	Leeway             time.Duration
-	PQCSigningKeyID    string
-	NonceTTL           time.Duration
-	AdminAPIKeys       []string
-	RefreshRotation    bool
-	RefreshReuseGrace  time.Duration
-	NodeID             string
-	MaxBodyBytes       int
-	MaxBatchTokens     int
-	RequestTimeout     time.Duration
-	ShutdownTimeout    time.Duration
-	PublishWait        time.Duration
-	RedisSyncInterval  time.Duration
-	LogFormat          string
-	LogLevel           string
-	ClusterListen      string
-	ClusterPeers       []Peer
-	ClusterTLSCert     string
-	ClusterTLSKey      string
-	ClusterTLSCA       string
-	EventTrustedKeys   string
-	TLSCert            string
-	TLSKey             string
+	// JWTSecretKey (JWT_SECRET_KEY) is the HS256 secret; the seed's
+	// default is refused outside --dev.
+	JWTSecretKey string
+	// JWTAlgorithm (JWT_ALGORITHM) is the signing algorithm: HS256,
+	// EdDSA, ES256 or ML-DSA-65.
+	JWTAlgorithm string
+	// AccessTTL (JWT_ACCESS_TOKEN_EXPIRE_MINUTES) is the default access
+	// token lifetime.
+	AccessTTL time.Duration
+	// RefreshTTL (JWT_REFRESH_TOKEN_EXPIRE_DAYS) is the refresh token
+	// lifetime.
+	RefreshTTL time.Duration
+	// MaxAccessTTL (JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES) bounds the
+	// expires_minutes a client may ask for.
+	MaxAccessTTL time.Duration
+	// JWTIssuer (JWT_ISSUER) is the "iss" of issued tokens, required on
+	// validation.
+	JWTIssuer string
+	// Leeway (JWT_LEEWAY_SECONDS) is the clock-skew allowance of the
+	// exp/nbf checks.
+	Leeway time.Duration
+	// PQCSigningKeyID (PQC_SIGNING_KEY_ID) is the key id of this node's
+	// ML-DSA-65 event-signing key.
+	PQCSigningKeyID string
+	// NonceTTL (NONCE_TTL_SECONDS) is the window in which a replayed event
+	// id is dropped.
+	NonceTTL time.Duration
+	// AdminAPIKeys (ADMIN_API_KEYS) are the accepted "Authorization:
+	// Bearer" keys of the admin endpoints; required outside --dev.
+	AdminAPIKeys []string
+	// RefreshRotation (REFRESH_ROTATION) rotates refresh tokens on every
+	// refresh, with reuse detection.
+	RefreshRotation bool
+	// RefreshReuseGrace (REFRESH_REUSE_GRACE_SECONDS) is how long a
+	// just-rotated refresh token is still accepted (a client's retry).
+	RefreshReuseGrace time.Duration
+	// NodeID (NODE_ID) is this node's id in events and the cluster
+	// (default: the hostname).
+	NodeID string
+	// MaxBodyBytes (MAX_BODY_BYTES) is the largest request body (413
+	// beyond).
+	MaxBodyBytes int
+	// MaxBatchTokens (VALIDATE_BATCH_MAX) is the largest number of tokens
+	// per batch validation.
+	MaxBatchTokens int
+	// RequestTimeout (REQUEST_TIMEOUT_MS) is the deadline of a request's
+	// actor round trip.
+	RequestTimeout time.Duration
+	// ShutdownTimeout (SHUTDOWN_TIMEOUT_SECONDS) is the graceful shutdown
+	// deadline.
+	ShutdownTimeout time.Duration
+	// PublishWait (PUBLISH_WAIT_MS) is how long POST /revoke waits for
+	// Kafka's acknowledgement before answering published=false.
+	PublishWait time.Duration
+	// RedisSyncInterval (REDIS_SYNC_INTERVAL_SECONDS) is how often the
+	// index reconciles with Redis (0: never).
+	RedisSyncInterval time.Duration
+	// LogFormat (LOG_FORMAT) is "text" or "json".
+	LogFormat string
+	// LogLevel (LOG_LEVEL) is debug, info, warn or error.
+	LogLevel string
+	// ClusterListen (CLUSTER_LISTEN) is the actor-remoting address;
+	// empty: single node.
+	ClusterListen string
+	// ClusterPeers (CLUSTER_PEERS) are the other nodes.
+	ClusterPeers []Peer
+	// ClusterTLSCert (CLUSTER_TLS_CERT) is the PEM certificate for mutual
+	// TLS between nodes.
+	ClusterTLSCert string
+	// ClusterTLSKey (CLUSTER_TLS_KEY) is its PEM private key.
+	ClusterTLSKey string
+	// ClusterTLSCA (CLUSTER_TLS_CA) is the PEM CA bundle peer
+	// certificates must chain to.
+	ClusterTLSCA string
+	// EventTrustedKeys (EVENT_TRUSTED_KEYS) are other nodes'
+	// event-signature public keys (key_id=BASE64 and/or @file.json).
+	EventTrustedKeys string
+	// TLSCert (TLS_CERT) is the PEM certificate for HTTPS on the API
+	// listener; empty: plain HTTP.
+	TLSCert string
+	// TLSKey (TLS_KEY) is its PEM private key.
+	TLSKey string
+	// RateLimitPerSecond (RATE_LIMIT_PER_SECOND) is the per-client (IP or
+	// admin key) request rate on issuance, revocation and refresh; 0: no
+	// limit.
 	RateLimitPerSecond float64
-	RateLimitBurst     int
-	ReadTimeout        time.Duration
-	WriteTimeout       time.Duration
-	IdleTimeout        time.Duration
-	MaxHeaderBytes     int
-	KeyRotation        time.Duration
+	// RateLimitBurst (RATE_LIMIT_BURST) is the rate limiter's burst.
+	RateLimitBurst int
+	// ReadTimeout (HTTP_READ_TIMEOUT_SECONDS) is the deadline for reading
+	// a whole request.
+	ReadTimeout time.Duration
+	// WriteTimeout (HTTP_WRITE_TIMEOUT_SECONDS) is the deadline for
+	// writing a response.
+	WriteTimeout time.Duration
+	// IdleTimeout (HTTP_IDLE_TIMEOUT_SECONDS) is how long an idle
+	// keep-alive connection stays open.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes (MAX_HEADER_BYTES) bounds a request's head (431
+	// beyond).
+	MaxHeaderBytes int
+	// KeyRotation (KEY_ROTATION_INTERVAL_HOURS) rotates the token signing
+	// key on this schedule (0: only on demand).
+	KeyRotation time.Duration
 
 	// RedisStartupRequired (REDIS_STARTUP=require) keeps /token/validate
 	// failing closed (503) until Redis's revocations are loaded; false
