@@ -208,7 +208,9 @@ func TestComposeVariablesAreRevocdVariables(t *testing.T) {
 		}
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
-		if _, err := config.Load(fs, nil, func(k string) string { return env[k] }); err != nil {
+		// The files it names (/keys/trusted.json) exist only in the
+		// containers: check everything but them.
+		if _, err := config.Load(fs, nil, func(k string) string { return env[k] }, config.SkipFileChecks()); err != nil {
 			t.Errorf("%s: its environment does not load outside --dev: %v", name, err)
 		}
 	}
