@@ -49,9 +49,12 @@
 // digest shows it applied the whole previous round and that round stopped
 // at its budget (a catch-up proceeds at the pace the peer applies it).
 // Other Hellos are counted in revocd_cluster_resends_suppressed_total and
-// the newest is answered when the wait ends. A spoofed Hello thus makes a
+// the newest is answered when the wait ends. Spoofed Hellos thus make a
 // node resend at most ResendBudget events per interval to a configured
-// peer's configured address, not one round per Hello.
+// peer's configured address, not one round per Hello (a spoofer who also
+// forges digests acknowledging each round can make it send its log once
+// per interval, each event once; only binding NODE_ID to the sender's TLS
+// identity prevents that).
 //
 // # Connectivity
 //
