@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/anthdm/hollywood/actor"
 	hremote "github.com/anthdm/hollywood/remote"
@@ -89,6 +90,11 @@ func (r *receiver) refuse(reason, from string, size int, err error) {
 	}
 }
 
+// invokeTimeout bounds how long a connection may stay open (TLS handshake
+// included) without opening its stream; hollywood's stream writer opens it
+// right after connecting.
+const invokeTimeout = 10 * time.Second
+
 // server returns the drpc server with the frame bound.
 func (r *receiver) server() (*drpcserver.Server, error) {
 	mux := drpcmux.New()
@@ -96,7 +102,10 @@ func (r *receiver) server() (*drpcserver.Server, error) {
 		return nil, fmt.Errorf("cluster: register receiver: %w", err)
 	}
 	return drpcserver.NewWithOptions(mux, drpcserver.Options{
-		Manager: drpcmanager.Options{Reader: drpcwire.ReaderOptions{MaximumBufferSize: MaxFrameBytes}},
+		Manager: drpcmanager.Options{
+			Reader:            drpcwire.ReaderOptions{MaximumBufferSize: MaxFrameBytes},
+			InactivityTimeout: invokeTimeout,
+		},
 	}), nil
 }
 
