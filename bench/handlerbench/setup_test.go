@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
@@ -43,7 +44,7 @@ func newFixture(tb testing.TB, revokedEntries int) *fixture {
 	is := &token.Issuer{Ring: ring, Issuer: cfg.JWTIssuer}
 	f := &fixture{}
 	for i := range 256 {
-		tok, c, err := is.Issue(token.Spec{Subject: "user-" + strconv.Itoa(i), TTL: time.Hour})
+		tok, c, err := is.Issue(token.Spec{Subject: "user-" + strconv.Itoa(i), JTI: uuid.NewString(), TTL: time.Hour})
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -5,6 +5,8 @@ import (
 	mrand "math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // t0 is the fixed "now" of the tests.
@@ -56,7 +58,7 @@ func newFixture(tb testing.TB, opts VerifierOptions) *fixture {
 	for _, alg := range allAlgs[1:] {
 		f.ring.Add(f.keys[alg])
 	}
-	f.iss = &Issuer{Ring: f.ring, Issuer: "revocd", Now: f.clk.Now, Rand: detRand(99)}
+	f.iss = &Issuer{Ring: f.ring, Issuer: "revocd", Now: f.clk.Now}
 	if opts.Now == nil {
 		opts.Now = f.clk.Now
 	}
@@ -69,6 +71,9 @@ func newFixture(tb testing.TB, opts VerifierOptions) *fixture {
 		}
 		if s.TTL == 0 {
 			s.TTL = 15 * time.Minute
+		}
+		if s.JTI == "" {
+			s.JTI = uuid.NewString()
 		}
 		// Issue with a ring whose current key is alg's, sharing the keys.
 		r := NewRing(f.keys[alg])

@@ -1,17 +1,14 @@
 package token
 
 import (
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Token types of Spec.Type.
@@ -51,7 +48,7 @@ func IsReservedClaim(name string) bool {
 
 // Issuer signs new tokens with the current key of Ring. Its fields must not
 // change after first use; Issue is then safe for concurrent use (provided
-// Now and Rand are).
+// Now is).
 type Issuer struct {
 	// Ring provides the current signing key.
 	Ring *Ring
@@ -59,8 +56,6 @@ type Issuer struct {
 	Issuer string
 	// Now returns the current time (time.Now if nil).
 	Now func() time.Time
-	// Rand supplies the random jti UUIDs (crypto/rand if nil).
-	Rand io.Reader
 }
 
 // Spec describes a token to issue. It is a plain value; Issue only reads it.
@@ -75,7 +70,9 @@ type Spec struct {
 	// name equal to a reserved claim ignoring case (see IsReservedClaim) is
 	// refused with ErrReservedClaim.
 	Extra map[string]any
-	// JTI is the "jti" claim; a random UUID v4 if empty.
+	// JTI is the "jti" claim (required): a fresh random UUID, which the
+	// caller makes (actors/issuer uses github.com/google/uuid; this package
+	// stays free of it, see internal/layering).
 	JTI string
 	// NotBeforeIat, if set, is the earliest "iat" the token may carry: the
 	// issuer uses it so a token issued in the same second as a subject
@@ -100,10 +97,13 @@ type Claims struct {
 	Extra map[string]any
 }
 
-// Issue creates and signs a token for s with the ring's current key. The
-// header is {"alg","kid","typ":"JWT"}; the claims are sub, iat, exp (integer
-// seconds), jti, iss (if configured), typ ("refresh" only), then Extra in
-// sorted key order. The returned Claims.Extra is s.Extra (not copied).
+// Issue creates and signs a token for s with the ring's current key, with
+// golang-jwt: the header is {"alg","kid","typ":"JWT"}; the claims are sub,
+// iat, exp (integer seconds), jti, iss (if configured), typ ("refresh"
+// only) and Extra, encoded by encoding/json (members in sorted order).
+// Strings that are not valid UTF-8 are refused (encoding/json would
+// silently replace their bytes). The returned Claims.Extra is s.Extra (not
+// copied).
 func (is *Issuer) Issue(s Spec) (tok string, c Claims, err error) {
 	if is == nil || is.Ring == nil {
 		return "", Claims{}, errors.New("token: issue: issuer has no key ring")
@@ -114,6 +114,9 @@ func (is *Issuer) Issue(s Spec) (tok string, c Claims, err error) {
 	}
 	if s.Subject == "" {
 		return "", Claims{}, errors.New("token: issue: empty subject")
+	}
+	if s.JTI == "" {
+		return "", Claims{}, errors.New("token: issue: empty jti")
 	}
 	if s.TTL < time.Second {
 		return "", Claims{}, fmt.Errorf("token: issue: TTL %v is shorter than one second", s.TTL)
@@ -126,6 +129,11 @@ func (is *Issuer) Issue(s Spec) (tok string, c Claims, err error) {
 	default:
 		return "", Claims{}, fmt.Errorf("token: issue: unknown token type %q (want %q or %q)", s.Type, TypeAccess, TypeRefresh)
 	}
+	for what, v := range map[string]string{"subject": s.Subject, "jti": s.JTI, "issuer": is.Issuer, "kid": key.ID} {
+		if !utf8.ValidString(v) {
+			return "", Claims{}, fmt.Errorf("token: issue: %s is not valid UTF-8", what)
+		}
+	}
 	names := make([]string, 0, len(s.Extra))
 	for name := range s.Extra {
 		names = append(names, name)
@@ -135,15 +143,8 @@ func (is *Issuer) Issue(s Spec) (tok string, c Claims, err error) {
 		if IsReservedClaim(name) {
 			return "", Claims{}, fmt.Errorf("token: issue: extra claim %q: %w", name, ErrReservedClaim)
 		}
-	}
-	jti := s.JTI
-	if jti == "" {
-		r := is.Rand
-		if r == nil {
-			r = cryptoRand
-		}
-		if jti, err = newUUIDv4(r); err != nil {
-			return "", Claims{}, fmt.Errorf("token: issue: %w", err)
+		if !utf8.ValidString(name) {
+			return "", Claims{}, fmt.Errorf("token: issue: extra claim name %q is not valid UTF-8", name)
 		}
 	}
 	now := time.Now
@@ -156,136 +157,25 @@ func (is *Issuer) Issue(s Spec) (tok string, c Claims, err error) {
 	}
 	iat, exp := t.Unix(), t.Add(s.TTL).Unix()
 
-	p := make([]byte, 0, 192)
-	p = append(p, `{"sub":`...)
-	if p, err = appendJSONString(p, "subject", s.Subject); err != nil {
-		return "", Claims{}, err
+	claims := make(jwt.MapClaims, 6+len(s.Extra))
+	for name, v := range s.Extra {
+		claims[name] = v
 	}
-	p = append(p, `,"iat":`...)
-	p = strconv.AppendInt(p, iat, 10)
-	p = append(p, `,"exp":`...)
-	p = strconv.AppendInt(p, exp, 10)
-	p = append(p, `,"jti":`...)
-	if p, err = appendJSONString(p, "jti", jti); err != nil {
-		return "", Claims{}, err
-	}
+	claims["sub"], claims["iat"], claims["exp"], claims["jti"] = s.Subject, iat, exp, s.JTI
 	if is.Issuer != "" {
-		p = append(p, `,"iss":`...)
-		if p, err = appendJSONString(p, "issuer", is.Issuer); err != nil {
-			return "", Claims{}, err
-		}
+		claims["iss"] = is.Issuer
 	}
 	if typ != "" {
-		p = append(p, `,"typ":"refresh"`...)
+		claims["typ"] = typ
 	}
-	for _, name := range names {
-		p = append(p, ',')
-		if p, err = appendJSONString(p, "extra claim name", name); err != nil {
-			return "", Claims{}, err
-		}
-		v, err := json.Marshal(s.Extra[name])
-		if err != nil {
-			return "", Claims{}, fmt.Errorf("token: issue: extra claim %q: %w", name, err)
-		}
-		p = append(append(p, ':'), v...)
-	}
-	p = append(p, '}')
-
-	h := make([]byte, 0, 64+len(key.ID))
-	h = append(h, `{"alg":"`...)
-	h = append(h, key.m.alg...)
-	h = append(h, `","kid":`...)
-	if h, err = appendJSONString(h, "kid", key.ID); err != nil {
-		return "", Claims{}, err
-	}
-	h = append(h, `,"typ":"JWT"}`...)
-
-	enc := base64.RawURLEncoding
-	si := make([]byte, 0, enc.EncodedLen(len(h))+1+enc.EncodedLen(len(p))+1+enc.EncodedLen(key.m.alg.sigSize()))
-	si = enc.AppendEncode(si, h)
-	si = append(si, '.')
-	si = enc.AppendEncode(si, p)
-	sig, err := key.m.method.Sign(string(si), key.m.signKey)
-	if err != nil {
+	jt := jwt.NewWithClaims(key.m.method, claims)
+	jt.Header["kid"] = key.ID
+	if tok, err = jt.SignedString(key.m.signKey); err != nil {
 		return "", Claims{}, fmt.Errorf("token: issue: sign with %s key %q: %w", key.m.alg, key.ID, err)
 	}
-	si = append(si, '.')
-	si = enc.AppendEncode(si, sig)
-	return string(si), Claims{
-		Subject: s.Subject, ID: jti, Issuer: is.Issuer, Type: typ,
+	return tok, Claims{
+		Subject: s.Subject, ID: s.JTI, Issuer: is.Issuer, Type: typ,
 		IssuedAt: time.Unix(iat, 0).UTC(), ExpiresAt: time.Unix(exp, 0).UTC(),
 		KeyID: key.ID, Alg: key.m.alg, Extra: s.Extra,
 	}, nil
-}
-
-// newUUIDv4 returns a random (version 4, RFC 9562) UUID read from r.
-// (github.com/google/uuid would pull database/sql/driver into the package,
-// which deps_test fences out; this is the same 16 bytes and two bit masks.)
-func newUUIDv4(r io.Reader) (string, error) {
-	var u [16]byte
-	if _, err := io.ReadFull(r, u[:]); err != nil {
-		return "", fmt.Errorf("read jti entropy: %w", err)
-	}
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // variant 10
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:]), nil
-}
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 is refused
-// (the verifier would reject the token); control characters, '"', '\\'
-// and U+2028/U+2029 are escaped.
-func appendJSONString(b []byte, what, s string) ([]byte, error) {
-	if !utf8.ValidString(s) {
-		return b, fmt.Errorf("token: issue: %s is not valid UTF-8", what)
-	}
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != '\u2028' && r != '\u2029' {
-				i += size
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = append(b, `\u202`...)
-			b = append(b, hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"'), nil
 }

@@ -61,7 +61,7 @@ func TestGenerateKeyDeterministicAndMarshalRoundTrip(t *testing.T) {
 				t.Fatalf("round trip mismatch: %v vs %v", got, a)
 			}
 			// A token signed by the original verifies with the restored key.
-			tok, _, err := (&Issuer{Ring: NewRing(a), Now: (&clock{t0}).Now}).Issue(Spec{Subject: "s", TTL: 60e9})
+			tok, _, err := (&Issuer{Ring: NewRing(a), Now: (&clock{t0}).Now}).Issue(Spec{Subject: "s", JTI: "j", TTL: 60e9})
 			if err != nil {
 				t.Fatal(err)
 			}

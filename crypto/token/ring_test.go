@@ -2,6 +2,7 @@ package token
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -55,7 +56,7 @@ func TestRingLifecycle(t *testing.T) {
 	if r.Current() != nil || len(r.Keys()) != 0 {
 		t.Fatal("removing the current key must leave no current key")
 	}
-	if _, _, err := (&Issuer{Ring: r}).Issue(Spec{Subject: "x", TTL: time.Minute}); err == nil {
+	if _, _, err := (&Issuer{Ring: r}).Issue(Spec{Subject: "x", JTI: "j", TTL: time.Minute}); err == nil {
 		t.Fatal("Issue without current key")
 	}
 	// Add over the current key's kid replaces the current key too.
@@ -104,57 +105,120 @@ func TestRingJWKS(t *testing.T) {
 	}
 }
 
-// TestRingConcurrent runs lock-free readers against writers (run with -race).
+// TestRingConcurrent runs lock-free readers against a writer that rotates,
+// retires, revokes and sets the legacy key, and checks what every reader
+// observes, so that it fails on an inconsistent snapshot with or without
+// -race: a key that is added and never retired always verifies its token;
+// a token the ring's current key just signed verifies with that key unless
+// the key was dropped (ErrUnknownKey) or revoked (ErrKeyRevoked) since;
+// Keys never lists a kid revoked before the call, and is sorted; revoking
+// the legacy key is permanent for every reader. Readers and the writer do a
+// fixed amount of work, and the final state is checked exactly.
 func TestRingConcurrent(t *testing.T) {
 	f := newFixture(t, VerifierOptions{})
-	tok := []byte(f.issue(t, AlgHS256, Spec{}))
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for range 4 {
-		wg.Go(func() {
-			var tk Token
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_ = f.ver.Verify(tok, &tk)
-				_ = f.ring.Current()
-				_, _ = f.ring.Lookup("kid-EdDSA")
-				_ = f.ring.Keys()
-				_ = f.ring.JWKS()
-			}
-		})
-	}
+	fixed := []byte(f.issue(t, AlgEdDSA, Spec{})) // kid-EdDSA: added, never current, never retired
 	legacy := mustKey(t, AlgHS256, "legacy", 42)
+	f.ring.SetLegacy(legacy)
 	seed := []byte(seedToken(t, legacy, t0.Add(time.Hour)))
-	wg.Go(func() {
+	const readers, reads, rotations = 4, 300, 200
+
+	reader := func(id int) error {
+		is := &Issuer{Ring: f.ring, Issuer: "revocd", Now: f.clk.Now}
 		var tk Token
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+		legacyRevoked := false
+		for i := range reads {
+			if f.ring.Current() == nil {
+				return fmt.Errorf("read %d: no current key (the writer never revokes the current key)", i)
 			}
 			tk.Reset()
-			_ = f.ver.Verify(seed, &tk)
-			_ = f.ring.Legacy()
-			_ = f.ring.IsRevoked("legacy")
+			if err := f.ver.Verify(fixed, &tk); err != nil || tk.Key == nil || tk.Key.ID != "kid-EdDSA" {
+				return fmt.Errorf("read %d: token of the never-retired kid-EdDSA: %v (key %v)", i, err, tk.Key)
+			}
+			tok, c, err := is.Issue(Spec{Subject: "r", JTI: fmt.Sprint("r", id, "-", i), TTL: time.Minute})
+			if err != nil {
+				return fmt.Errorf("read %d: Issue: %v", i, err)
+			}
+			tk.Reset()
+			err = f.ver.Verify([]byte(tok), &tk)
+			_, present := f.ring.Lookup(c.KeyID)
+			switch {
+			case err == nil && tk.Key != nil && tk.Key.ID == c.KeyID:
+			case errors.Is(err, ErrKeyRevoked) && f.ring.IsRevoked(c.KeyID):
+			case errors.Is(err, ErrUnknownKey) && !present:
+			default:
+				return fmt.Errorf("read %d: token just signed by %s: %v (key %v, still in ring %v)", i, c.KeyID, err, tk.Key, present)
+			}
+			revoked := f.ring.RevokedKeyIDs()
+			keys := f.ring.Keys()
+			for j, k := range keys {
+				if slices.Contains(revoked, k.ID) {
+					return fmt.Errorf("read %d: Keys lists %s, revoked before the call", i, k.ID)
+				}
+				if j > 0 && keys[j-1].CreatedAt.After(k.CreatedAt) {
+					return fmt.Errorf("read %d: Keys not sorted by CreatedAt: %v", i, kids(keys))
+				}
+			}
+			before := f.ring.IsRevoked("legacy")
+			tk.Reset()
+			err = f.ver.Verify(seed, &tk)
+			switch {
+			case errors.Is(err, ErrKeyRevoked):
+				legacyRevoked = true
+			case err != nil:
+				return fmt.Errorf("read %d: seed token: %v", i, err)
+			case before || legacyRevoked:
+				return fmt.Errorf("read %d: seed token valid after its legacy key was revoked", i)
+			}
 		}
-	})
-	for i := range 200 {
-		k := mustKey(t, AlgHS256, fmt.Sprint("rot-", i), uint64(i))
-		f.ring.Rotate(k, t0.Add(time.Duration(i)*time.Second))
-		f.ring.Add(f.keys[AlgHS256])
+		return nil
+	}
+
+	errs := make(chan error, readers)
+	var wg sync.WaitGroup
+	for id := range readers {
+		wg.Go(func() { errs <- reader(id) })
+	}
+	var wantRevoked []string
+	for i := range rotations {
+		k := mustKey(t, AlgHS256, fmt.Sprint("rot-", i), uint64(100+i))
+		k.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+		f.ring.Rotate(k, t0.Add(time.Duration(i+1)*time.Second))
 		f.ring.DropRetired(t0.Add(time.Duration(i) * time.Second))
-		f.ring.SetLegacy(legacy)
-		f.ring.Revoke(k.ID)
-		if i%50 == 49 {
+		if i%10 == 9 {
+			f.ring.Revoke(fmt.Sprint("rot-", i-1))
+			wantRevoked = append(wantRevoked, fmt.Sprint("rot-", i-1))
+		}
+		if i == rotations/2 {
 			f.ring.Revoke("legacy")
-			_ = f.ring.RevokedKeyIDs()
+			wantRevoked = append(wantRevoked, "legacy")
 		}
 	}
-	close(stop)
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+
+	if c := f.ring.Current(); c == nil || c.ID != fmt.Sprint("rot-", rotations-1) {
+		t.Fatalf("current key %v, want rot-%d", c, rotations-1)
+	}
+	slices.Sort(wantRevoked)
+	if got := f.ring.RevokedKeyIDs(); !slices.Equal(got, wantRevoked) {
+		t.Errorf("RevokedKeyIDs = %v, want %v", got, wantRevoked)
+	}
+	got := kids(f.ring.Keys())
+	slices.Sort(got)
+	// Rotation i retires the previous key until t0+(i+1)s and drops those
+	// retired before t0+is: rot-197 (retired until t0+199s) is kept,
+	// rot-198 was revoked at i = 199, older rot keys and kid-HS256 (the
+	// first current key) were dropped.
+	if want := []string{"kid-ES256", "kid-EdDSA", "kid-ML-DSA-65", "rot-197", "rot-199"}; !slices.Equal(got, want) {
+		t.Errorf("Keys = %v, want %v", got, want)
+	}
+	var tk Token
+	if err := f.ver.Verify(seed, &tk); !errors.Is(err, ErrKeyRevoked) {
+		t.Errorf("seed token after revoking the legacy key: %v, want ErrKeyRevoked", err)
+	}
 }
