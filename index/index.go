@@ -22,6 +22,7 @@
 package index
 
 import (
+	"math"
 	"math/bits"
 	"strings"
 	"sync/atomic"
@@ -62,6 +63,11 @@ type Options struct {
 	FalsePositiveRate float64
 	// Now is the clock used for expiries; nil means time.Now.
 	Now func() time.Time
+	// ExpiryGrace keeps every entry in force this long past the expiry it
+	// was given. Set it to the verifier's exp leeway: a revocation that
+	// lives "until the token expires" must outlive the leeway during which
+	// the verifier still accepts the expired token. 0: no grace.
+	ExpiryGrace time.Duration
 }
 
 // Index is the revocation index. All methods are safe for concurrent use.
@@ -72,6 +78,7 @@ type Index struct {
 	shardMask  uint64 // len(shards)-1 (keeps shardShift=64 correct for 1 shard)
 	seeds      hashSeeds
 	now        func() time.Time
+	graceMs    int64             // Options.ExpiryGrace in milliseconds
 	baseCap    [numKinds - 1]int // Bloom capacity per shard, by Kind-1
 	bitsPerKey float64           // Bloom bits per key for the target rate
 
@@ -104,6 +111,7 @@ func New(opts Options) *Index {
 		shardShift: uint(64 - logN),
 		shardMask:  uint64(n - 1),
 		now:        opts.Now,
+		graceMs:    max(opts.ExpiryGrace.Milliseconds(), 0),
 		bitsPerKey: bitsPerKeyFor(fpr),
 	}
 	jtiCap := max((expected+n-1)/n, minShardCapacity)
@@ -121,6 +129,14 @@ func New(opts Options) *Index {
 // nowMs reads the injected clock in Unix milliseconds.
 func (ix *Index) nowMs() int64 { return ix.now().UnixMilli() }
 
+// withGrace extends an expiry by Options.ExpiryGrace, saturating.
+func (ix *Index) withGrace(expiresAtMs int64) int64 {
+	if expiresAtMs > math.MaxInt64-ix.graceMs {
+		return math.MaxInt64
+	}
+	return expiresAtMs + ix.graceMs
+}
+
 // SetReady marks the index as loaded (the server fails closed until then).
 // Safe for concurrent use.
 func (ix *Index) SetReady() { ix.ready.Store(true) }
@@ -137,7 +153,7 @@ func (ix *Index) RevokeJTI(jti string, expiresAtMs int64) {
 	if jti == "" {
 		return
 	}
-	exp, ok := expirySec(expiresAtMs, ix.nowMs())
+	exp, ok := expirySec(ix.withGrace(expiresAtMs), ix.nowMs())
 	if !ok {
 		return
 	}
@@ -165,7 +181,7 @@ func (ix *Index) RevokeSub(sub string, cutoffUnixSec int64, expiresAtMs int64) {
 	if sub == "" {
 		return
 	}
-	exp, ok := expirySec(expiresAtMs, ix.nowMs())
+	exp, ok := expirySec(ix.withGrace(expiresAtMs), ix.nowMs())
 	if !ok {
 		return
 	}
@@ -188,7 +204,7 @@ func (ix *Index) RevokeKid(kid string, expiresAtMs int64) {
 	if kid == "" {
 		return
 	}
-	exp, ok := expirySec(expiresAtMs, ix.nowMs())
+	exp, ok := expirySec(ix.withGrace(expiresAtMs), ix.nowMs())
 	if !ok {
 		return
 	}

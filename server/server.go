@@ -47,7 +47,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
-	ix := index.New(index.Options{})
+	ix := index.New(index.Options{ExpiryGrace: cfg.Leeway})
 	loaded := 0
 	if err := store.ActiveRevocations(ctx, time.Now().UnixMilli(), func(e *revocation.Event) error {
 		audit.ApplyEvent(ix, e)

@@ -65,7 +65,7 @@ func (a *API) oauthRevoke(ctx *fasthttp.RequestCtx) error {
 // rotation). A retired token is inactive even inside the reuse grace
 // period: presenting it is at best a retry, never a normal use.
 func (a *API) refreshActive(ctx context.Context, t *token.Token) (bool, error) {
-	if a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat) != index.None || a.d.Store == nil {
+	if a.d.Index.CheckBytes(t.JTI, t.Sub, keyID(t.Key), t.Iat) != index.None || a.d.Store == nil {
 		return false, nil
 	}
 	row, ok, err := a.d.Store.GetRefresh(ctx, t.ID())

@@ -135,7 +135,7 @@ func (a *API) verifyRefresh(raw string, t *token.Token) error {
 	if !t.IsRefresh() {
 		return errorf(http.StatusUnauthorized, "Invalid refresh token: not a refresh token")
 	}
-	if a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat) != index.None {
+	if a.d.Index.CheckBytes(t.JTI, t.Sub, keyID(t.Key), t.Iat) != index.None {
 		return errorf(http.StatusUnauthorized, "Refresh token has been revoked")
 	}
 	return nil
@@ -196,8 +196,10 @@ func extraClaims(payload []byte) (map[string]any, error) {
 	if err := json.Unmarshal(payload, &m); err != nil {
 		return nil, errorf(http.StatusUnauthorized, "Invalid refresh token")
 	}
-	for _, r := range reservedClaims {
-		delete(m, r)
+	for name := range m {
+		if token.IsReservedClaim(name) {
+			delete(m, name)
+		}
 	}
 	if len(m) == 0 {
 		return nil, nil
@@ -246,7 +248,7 @@ func (a *API) refreshRevoke(ctx *fasthttp.RequestCtx) error {
 		writeJSON(ctx, http.StatusOK, revokeResponse{EventID: noEventID})
 		return nil
 	}
-	if a.d.Index.Ready() && a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat) != index.None {
+	if a.d.Index.Ready() && a.d.Index.CheckBytes(t.JTI, t.Sub, keyID(t.Key), t.Iat) != index.None {
 		return a.answerRevokedBefore(ctx, &t)
 	}
 	eventID, logID, err := a.commitRevocation(&revoker.RevokeRefresh{JTI: t.ID(), ExpiresAt: t.ExpiresAt()})
