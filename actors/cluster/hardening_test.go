@@ -202,6 +202,21 @@ func TestSpoofedHelloStormBounded(t *testing.T) {
 	}
 }
 
+// TestLostRoundIsRetried: a round the peer never acknowledges (here b
+// is not running, so it is lost) does not block resends to it for good:
+// once the peer's digests showed no progress for a few sync intervals, the
+// newest pending digest is answered.
+func TestLostRoundIsRetried(t *testing.T) {
+	aAddr, bAddr := freeAddr(t), freeAddr(t)
+	a := startTestNode(t, "a", aAddr, map[string]string{"b": bAddr}, nil)
+	a.commit(10)
+	r := rogue(t)
+	r.Send(PIDFor(aAddr), &remote.Hello{NodeId: "b"})
+	eventually(t, 5*time.Second, "first round sent", func() bool { return a.metric("revocd_cluster_resent_total", "peer", "b") == 10 })
+	r.Send(PIDFor(aAddr), &remote.Hello{NodeId: "b"})
+	eventually(t, 10*time.Second, "the lost round resent", func() bool { return a.metric("revocd_cluster_resent_total", "peer", "b") == 20 })
+}
+
 // TestCatchUpContinuesAtOnce: the resend interval does not slow a real
 // catch-up: a peer that applied a whole round that stopped at its budget
 // gets the next one at once, so a late joiner with more than two rounds

@@ -101,16 +101,17 @@ func (r *resender) admit(now time.Time) {
 	r.inflight, r.more, r.sentTop = false, false, nil
 }
 
-// record notes that the running round finished, having sent events up
-// to top per origin (none: empty) and stopped at its budget when more.
-func (r *resender) record(top map[string]uint64, more bool) {
+// record notes that the running round, answering digest theirs,
+// finished having sent events up to top per origin (none: empty) and
+// stopped at its budget when more.
+func (r *resender) record(theirs, top map[string]uint64, more bool) {
 	r.mu.Lock()
 	r.running = false
 	if len(top) == 0 {
 		r.last = r.prev
 	} else {
 		r.inflight, r.more, r.sentTop = true, more, top
-		r.progress, r.position = time.Now(), 0
+		r.progress, r.position = time.Now(), position(theirs, top)
 	}
 	r.mu.Unlock()
 }
@@ -197,7 +198,7 @@ func (r *resender) round(ctx context.Context, theirs map[string]uint64) {
 		from := theirs[o]
 		for from < ours[o] {
 			if budget <= 0 {
-				r.record(sent, true)
+				r.record(theirs, sent, true)
 				r.n.send(r.p, &remote.EventBatch{NodeId: r.n.cfg.NodeID, Resend: true, More: true})
 				return
 			}
@@ -206,7 +207,7 @@ func (r *resender) round(ctx context.Context, theirs map[string]uint64) {
 				if ctx.Err() == nil {
 					r.n.log.Warn("anti-entropy read failed", "peer", r.p.id, "origin", o, "err", err)
 				}
-				r.record(sent, false)
+				r.record(theirs, sent, false)
 				return
 			}
 			if len(evs) == 0 {
@@ -219,5 +220,5 @@ func (r *resender) round(ctx context.Context, theirs map[string]uint64) {
 			sent[o] = from
 		}
 	}
-	r.record(sent, false)
+	r.record(theirs, sent, false)
 }
