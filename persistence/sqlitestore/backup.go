@@ -55,6 +55,13 @@ func Backup(ctx context.Context, src, dst string, overwrite bool) (err error) {
 	if err := os.MkdirAll(dir, DirMode); err != nil {
 		return fmt.Errorf("%w %s: %w", ErrDirectory, dir, err)
 	}
+	for _, p := range []string{src, src + "-wal", src + "-shm", src + "-journal"} {
+		if pi, err := os.Stat(p); err == nil {
+			if di, err := os.Stat(dst); err == nil && os.SameFile(pi, di) {
+				return fmt.Errorf("%w: %s is the database itself (or its WAL): never its own backup", ErrBackupExists, dst)
+			}
+		}
+	}
 	if _, err := os.Lstat(dst); err == nil && !overwrite {
 		return fmt.Errorf("%w: %s (pass --force to overwrite it)", ErrBackupExists, dst)
 	}

@@ -168,6 +168,14 @@ func TestBackupWhileWriting(t *testing.T) {
 	if err := Backup(context.Background(), src, dst, true); err != nil {
 		t.Fatalf("overwrite: %v", err)
 	}
+	for _, self := range []string{src, src + "-wal"} {
+		if err := Backup(context.Background(), src, self, true); !errors.Is(err, ErrBackupExists) {
+			t.Fatalf("backup over %s with overwrite: %v, want ErrBackupExists", self, err)
+		}
+	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("database after refused self-backup: %v", err)
+	}
 	if err := Backup(context.Background(), filepath.Join(t.TempDir(), "none.db"), dst+"2", false); !errors.Is(err, ErrNoDatabase) {
 		t.Fatalf("missing source: %v", err)
 	}
