@@ -4,7 +4,7 @@ BIN       ?= bin
 PKGS      := ./...
 FUZZTIME  ?= 30s
 
-.PHONY: help run build test test-race test-short vet fmt bench bench-go fuzz fuzz-short soak proto deps-test clean
+.PHONY: help run build test test-deps test-readme test-race test-short vet fmt bench bench-go fuzz fuzz-short soak proto deps-test clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -15,10 +15,16 @@ run: ## run the server in dev mode on 127.0.0.1:8000 (embedded: SQLite only)
 build: ## build bin/revocd and bin/revoctl
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
-test: vet ## unit + end-to-end tests (needs redis-server and kcat; see README)
+test: test-deps vet ## install missing test tools, then unit, end-to-end and README tests, race detector, short fuzzing
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -race -timeout 15m ./index/ ./actors/... ./crypto/... ./persistence/... ./transport/...
 	$(MAKE) fuzz-short
+
+test-deps: ## install the system tools the tests need when missing (apt-get, as root or via sudo)
+	@scripts/test-deps.sh
+
+test-readme: test-deps ## run the README's tagged shell blocks against bin/revocd and bin/revoctl (readme/)
+	$(GO) test -count=1 -timeout 5m ./readme/
 
 vet: ## go vet and gofmt check
 	$(GO) vet $(PKGS)
@@ -50,7 +56,7 @@ clean: ## remove build output
 	rm -rf $(BIN)
 
 .PHONY: bench-quick
-bench: ## benchmark harness: every scenario, ratios and DESIGN §9 targets (< 10 min; writes bench/results/)
+bench: ## benchmark harness: every scenario, ratios and the README's Performance targets (< 10 min; writes bench/results/)
 	$(GO) run ./bench -profile full -revoke-redis -index-memory
 
 bench-quick: ## benchmark harness, about a minute

@@ -1,7 +1,7 @@
 // Command bench is revocd's benchmark harness (make bench, make
 // bench-quick). It builds the real binary, starts what it measures on free
 // loopback ports, drives load with a fasthttp client, checks every answer
-// and prints a table of throughput, latency, ratios and DESIGN §9 target
+// and prints a table of throughput, latency, ratios and README performance target
 // verdicts; it also writes bench/results/latest.json and latest.svg.
 //
 // Exit status: 0 when every answer was right (targets missed are
@@ -56,7 +56,7 @@ func run() int {
 	indexMem := flag.Bool("index-memory", false, "measure the in-process index heap at the profile's index size (10M for full)")
 	step := flag.Duration("step", 0, "override the duration of each load step")
 	results := flag.String("results", "bench/results", "directory for latest.json and latest.svg (empty: none)")
-	strict := flag.Bool("strict", false, "exit 1 when a DESIGN §9 target is missed, too")
+	strict := flag.Bool("strict", false, "exit 1 when a README performance target is missed, too")
 	flag.Var(&env, "env", "KEY=VALUE added to every revocd's environment (repeatable), e.g. REDIS_URL=...")
 	flag.Parse()
 

@@ -62,7 +62,7 @@ type Measure struct {
 	Note  string  `json:"note,omitempty"`
 }
 
-// Target is the verdict on one DESIGN §9 target.
+// Target is the verdict on one README performance target.
 type Target struct {
 	Name     string  `json:"name"`
 	Measured float64 `json:"measured"`

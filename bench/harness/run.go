@@ -2,7 +2,7 @@
 // starts what it measures (revocd nodes, redis-server, reference servers)
 // on free loopback ports, drives closed-loop load with a fasthttp client,
 // checks every answer, and reports throughput, latency and the ratios and
-// targets of DESIGN §9.
+// targets of the README (Performance, Targets).
 //
 // cmd bench (package main in bench/) is the command line; e2e's smoke test
 // calls Run with the smoke profile.

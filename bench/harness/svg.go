@@ -76,7 +76,7 @@ func writeSVG(path string, r *Report) error {
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="#222">%.3f / %.3f</text>`+"\n", x2+w99+4, y+14, s.P50ms, s.P99ms)
 	}
 	y := svgTop + rows*svgRowH + 40
-	fmt.Fprintf(&b, `<text x="10" y="%d" font-weight="bold">Targets (DESIGN §9)</text>`+"\n", y)
+	fmt.Fprintf(&b, `<text x="10" y="%d" font-weight="bold">Targets (README.md, Performance)</text>`+"\n", y)
 	for i, t := range r.Targets {
 		col := map[string]string{statusPass: "#2e7d32", statusMiss: "#c62828"}[t.Status]
 		if col == "" {

@@ -53,7 +53,7 @@ func writeTable(w io.Writer, r *Report) {
 		tw.Flush()
 	}
 
-	fmt.Fprintf(w, "\ntargets (DESIGN §9):\n")
+	fmt.Fprintf(w, "\ntargets (README.md, Performance, Targets):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, t := range r.Targets {
 		measured := "-"

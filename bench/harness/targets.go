@@ -45,7 +45,7 @@ func cpuCapacity(s Step, cpus int) float64 {
 	return float64(s.Items) / float64(s.Requests) * float64(cpus) * 1e6 / perReq
 }
 
-// evaluateTargets compares the report with DESIGN §9.
+// evaluateTargets compares the report with the README's performance targets.
 func evaluateTargets(r *Report, p Profile) []Target {
 	var ts []Target
 	add := func(name string, measured float64, ok bool, op string, bound float64, unit, note string) {
