@@ -329,7 +329,7 @@ func (p *propagation) checks(ctx context.Context, r *httpapi.Readiness) {
 		r.Checks["redis"] = p.redisCheck(ctx)
 	}
 	if p.pub != nil {
-		r.Checks["kafka"] = checkOf(p.pub.Ping(ctx))
+		r.Checks["kafka"] = deliveryCheck(p.pub.Ping(ctx), p.prog["kafka"])
 	}
 	for name, prog := range p.prog {
 		if r.Outbox == nil {
