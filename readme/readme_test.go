@@ -14,7 +14,14 @@
 // The scripts run against bin/revocd and bin/revoctl built by the README's
 // own `build` recipe (`make build`), on loopback ports chosen free per
 // script. The README uses variables with copy-pasteable defaults for every
-// address ($B, LISTEN_ADDR, HTTP_BASE, CLUSTER_BASE); the scripts set them.
+// address ($B, LISTEN_ADDR, HTTP_BASE, CLUSTER_BASE, REDIS_URL,
+// KAFKA_BOOTSTRAP); the scripts set them.
+//
+// Commands the scripts have besides testscript's own: readme NAME...,
+// readme-write NAME, ready URL (poll /ready), eventually REGEX CMD...,
+// terminate (SIGTERM every process group the blocks started, and wait),
+// redis (a redis-server on a free port), kafka (kfake in-process) and
+// perm MODE FILE.
 package readme
 
 import (
@@ -36,6 +43,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // repoRoot is the repository root (the parent of this package).
@@ -137,6 +145,7 @@ func TestReadme(t *testing.T) {
 			"eventually":   cmdEventually,
 			"terminate":    cmdTerminate,
 			"redis":        cmdRedis,
+			"kafka":        cmdKafka,
 			"perm":         cmdPerm,
 		},
 	})
@@ -447,6 +456,19 @@ func cmdRedis(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Setenv("REDIS_URL", fmt.Sprintf("redis://127.0.0.1:%d/0", port))
+}
+
+// cmdKafka starts an in-process Kafka cluster (franz-go's kfake: the real
+// protocol over loopback TCP) with the topics revocations and token-events,
+// and exports its address as KAFKA_BOOTSTRAP (closed when the script ends).
+func cmdKafka(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: kafka")
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "revocations", "token-events"), kfake.AllowAutoTopicCreation())
+	ts.Check(err)
+	ts.Defer(c.Close)
+	ts.Setenv("KAFKA_BOOTSTRAP", c.ListenAddrs()[0])
 }
 
 // cmdPerm asserts a file's permission bits: perm 0600 FILE.
