@@ -6,6 +6,15 @@
 // rows after it, in commit order, with retry and exponential backoff. A
 // restart resumes from the cursor; delivery is at-least-once and events are
 // idempotent, so a redelivered batch is harmless.
+//
+// The actor never does I/O on its own goroutine while running: one delivery
+// at a time (read a batch after the cursor, deliver it, store the new
+// cursor) runs on a goroutine that reports back with a delivered message;
+// the actor keeps taking notifications meanwhile and starts the next
+// delivery when the report arrives. The cursor row is written by this actor
+// (one row per destination), not by the audit writer. Only the final
+// attempt on shutdown (actor.Stopped) runs synchronously, bounded by
+// Timeout per batch.
 package outbox
 
 import (
@@ -50,6 +59,15 @@ type (
 	pollTick  struct{}
 	retryTick struct{}
 )
+
+// delivered reports one delivery attempt of the goroutine started by drain.
+// through is the new cursor (0: nothing was delivered); empty means the
+// audit log holds nothing after the cursor.
+type delivered struct {
+	through int64
+	empty   bool
+	err     error
+}
 
 // Progress is the delivery state of one destination, readable from any
 // goroutine: the acknowledged cursor, the last error, and a way to wait for
@@ -127,13 +145,14 @@ func (p *Progress) Wait(ctx context.Context, id int64) bool {
 }
 
 type outboxActor struct {
-	cfg     Config
-	cursor  int64
-	head    int64
-	backoff time.Duration
-	retry   bool // a retry tick is scheduled
-	poller  actor.SendRepeater
-	started bool
+	cfg      Config
+	cursor   int64
+	head     int64
+	backoff  time.Duration
+	retry    bool          // a retry tick is scheduled
+	inFlight chan struct{} // closed when the running delivery ends; nil if none
+	poller   actor.SendRepeater
+	started  bool
 }
 
 // New returns the producer of an outbox actor.
@@ -181,22 +200,16 @@ func (a *outboxActor) Receive(c *actor.Context) {
 	case actor.Stopped:
 		if a.started {
 			a.poller.Stop()
-			// One last attempt on shutdown (bounded by Timeout); what is
-			// not delivered stays in the outbox for the next start.
-			if a.cursor < a.head {
-				a.drain(c)
-			}
+			a.finalDrain()
 		}
 	case *Notify:
 		if m.LastID > a.head {
 			a.head = m.LastID
 			a.cfg.Progress.head.Store(m.LastID)
 		}
-		if !a.retry {
-			a.drain(c)
-		}
+		a.drain(c)
 	case pollTick:
-		if a.retry {
+		if a.retry || a.inFlight != nil {
 			return
 		}
 		a.refreshHead()
@@ -205,6 +218,13 @@ func (a *outboxActor) Receive(c *actor.Context) {
 		a.retry = false
 		a.refreshHead()
 		a.drain(c)
+	case delivered:
+		a.inFlight = nil
+		if a.apply(m) {
+			a.drain(c)
+		} else if m.err != nil {
+			a.scheduleRetry(c, m.err)
+		}
 	}
 }
 
@@ -217,34 +237,83 @@ func (a *outboxActor) refreshHead() {
 	}
 }
 
-// drain delivers batches until the destination is caught up or fails; on
-// failure it schedules a retry with exponential backoff.
+// drain starts delivering the next batch on a goroutine unless the
+// destination is caught up, a delivery is running or a retry is pending.
 func (a *outboxActor) drain(c *actor.Context) {
-	for a.cursor < a.head {
-		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Timeout)
-		rows, err := a.cfg.Store.EventsAfter(ctx, a.cursor, a.cfg.BatchSize)
-		if err == nil && len(rows) == 0 {
-			cancel()
-			a.head = a.cursor
+	if a.inFlight != nil || a.retry || a.cursor >= a.head {
+		return
+	}
+	done := make(chan struct{})
+	a.inFlight = done
+	pid, engine, after := c.PID(), c.Engine(), a.cursor
+	go func() {
+		defer close(done)
+		engine.Send(pid, a.deliver(after))
+	}()
+}
+
+// apply records the outcome of a delivery and reports whether more may be
+// delivered at once.
+func (a *outboxActor) apply(d delivered) bool {
+	a.cfg.Progress.setErr(d.err)
+	switch {
+	case d.err != nil:
+		return false
+	case d.empty:
+		a.head = a.cursor
+		return false
+	}
+	a.cursor = d.through
+	a.cfg.Progress.set(d.through)
+	a.backoff = 0
+	return a.cursor < a.head
+}
+
+// deliver delivers the batch after the cursor position after and stores the
+// new cursor. It touches no actor state: it runs on the delivery goroutine
+// (cfg is read-only, the store is safe for concurrent use, and one delivery
+// runs at a time).
+func (a *outboxActor) deliver(after int64) delivered {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Timeout)
+	defer cancel()
+	rows, err := a.cfg.Store.EventsAfter(ctx, after, a.cfg.BatchSize)
+	if err != nil {
+		return delivered{err: err}
+	}
+	if len(rows) == 0 {
+		return delivered{empty: true}
+	}
+	events := make([]revocation.Event, len(rows))
+	for i := range rows {
+		events[i] = rows[i].Event
+	}
+	if err := a.cfg.Sink.Deliver(ctx, events); err != nil {
+		return delivered{err: err}
+	}
+	through := rows[len(rows)-1].ID
+	if err := a.saveCursor(ctx, through); err != nil {
+		return delivered{err: err}
+	}
+	return delivered{through: through}
+}
+
+// finalDrain is the last attempt on shutdown: it lets a running delivery
+// end (its report can no longer arrive, so the cursor is read back), then
+// delivers what is left until caught up or a delivery fails. What is not
+// delivered stays in the outbox for the next start.
+func (a *outboxActor) finalDrain() {
+	if a.inFlight != nil {
+		<-a.inFlight
+		a.inFlight = nil
+		if cur, err := a.cfg.Store.Cursor(context.Background(), a.cfg.Name); err == nil && cur > a.cursor {
+			a.cursor = cur
+			a.cfg.Progress.set(cur)
+		}
+	}
+	for range (a.head-a.cursor)/int64(a.cfg.BatchSize) + 1 {
+		if a.cursor >= a.head || !a.apply(a.deliver(a.cursor)) {
 			return
 		}
-		if err == nil {
-			events := make([]revocation.Event, len(rows))
-			for i := range rows {
-				events[i] = rows[i].Event
-			}
-			err = a.cfg.Sink.Deliver(ctx, events)
-			if err == nil {
-				err = a.saveCursor(ctx, rows[len(rows)-1].ID)
-			}
-		}
-		cancel()
-		a.cfg.Progress.setErr(err)
-		if err != nil {
-			a.scheduleRetry(c, err)
-			return
-		}
-		a.backoff = 0
 	}
 }
 
@@ -257,12 +326,7 @@ func (a *outboxActor) saveCursor(ctx context.Context, id int64) error {
 		_ = tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	a.cursor = id
-	a.cfg.Progress.set(id)
-	return nil
+	return tx.Commit()
 }
 
 func (a *outboxActor) scheduleRetry(c *actor.Context, err error) {

@@ -138,3 +138,61 @@ func TestWaitRespectsContext(t *testing.T) {
 		t.Fatal("Wait missed reached cursor")
 	}
 }
+
+// blockingSink holds every delivery until released.
+type blockingSink struct {
+	entered chan struct{}
+	release chan struct{}
+	flakySink
+}
+
+func (s *blockingSink) Deliver(ctx context.Context, events []revocation.Event) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.flakySink.Deliver(ctx, events)
+}
+
+// TestReceiveDoesNotWaitOnDelivery: while a delivery hangs on the
+// destination, the actor keeps taking notifications (the backlog it reports
+// grows); once the destination answers, everything is delivered in order.
+// On the old code the delivery ran inside Receive and the second Notify
+// waited behind it.
+func TestReceiveDoesNotWaitOnDelivery(t *testing.T) {
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	e, _ := actor.NewEngine(actor.NewEngineConfig())
+	sink := &blockingSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	prog := &Progress{}
+	pid := e.Spawn(New(Config{Name: "slow", Store: store, Sink: sink, Progress: prog, BatchSize: 100, Timeout: time.Hour, PollInterval: time.Hour}), "outbox")
+	defer func() { <-e.Poison(pid).Done() }()
+
+	first := commitEvents(t, store, "n", 0, 3)
+	e.Send(pid, &Notify{LastID: first})
+	select {
+	case <-sink.entered:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no delivery started")
+	}
+	last := commitEvents(t, store, "n", 3, 4)
+	e.Send(pid, &Notify{LastID: last})
+	waitFor(t, "the Notify sent during a hanging delivery to be taken", func() bool { return prog.Backlog() == last })
+	close(sink.release)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if !prog.Wait(ctx, last) {
+		t.Fatalf("cursor %d never reached %d", prog.Cursor(), last)
+	}
+	if got := sink.values(); len(got) != 7 || got[0] != "v0000" || got[6] != "v0006" {
+		t.Fatalf("delivered %v, want v0000..v0006 in order", got)
+	}
+}
