@@ -216,6 +216,41 @@ func TestReadmePathsExist(t *testing.T) {
 	}
 }
 
+// TestReadmeFacts checks statements of the README against the repository:
+// the Go version it asks for is go.mod's, and it (and the Makefile's help)
+// cites no document the repository does not hold.
+func TestReadmeFacts(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(gomod)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	for _, v := range regexp.MustCompile(`Go (1\.[0-9.]+[0-9])`).FindAllSubmatch(readme, -1) {
+		if string(v[1]) != string(m[1]) {
+			t.Errorf("README.md says Go %s; go.mod needs %s", v[1], m[1])
+		}
+	}
+	makefile, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docRE := regexp.MustCompile(`\b([A-Z][A-Z_]+)(?:\.md)? §`)
+	for name, b := range map[string][]byte{"README.md": readme, "Makefile": makefile} {
+		for _, d := range docRE.FindAllSubmatch(b, -1) {
+			if _, err := os.Stat(filepath.Join(repoRoot, string(d[1])+".md")); err != nil {
+				t.Errorf("%s cites %s, which is not in the repository", name, d[0])
+			}
+		}
+	}
+}
+
 // readmePaths returns the inline-code spans of the README's prose (fenced
 // blocks excluded) that name repository paths.
 func readmePaths(src string) []string {
