@@ -143,7 +143,7 @@ func startCluster(ctx context.Context, d clusterDeps) (clusterNode, error) {
 		peers[i] = cluster.Peer{ID: p.ID, Addr: p.Addr}
 	}
 	n, err := cluster.Start(ctx, cluster.Config{
-		NodeID: d.Cfg.NodeID, Peers: peers, Engine: d.Engine, Store: d.Store, Ingest: d.Ingest,
+		NodeID: d.Cfg.NodeID, Peers: peers, Engine: d.Engine, Store: d.Store, Ingest: cluster.IngestFunc(d.Ingest),
 		TLS: tlsCfg, Logger: d.Log, Registry: d.Registry,
 	})
 	if err != nil {

@@ -196,7 +196,7 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := newMemStore()
-	ingest := func(context.Context, []revocation.Event, string) error { return nil }
+	ingest := IngestFunc(func(context.Context, []revocation.Event, string) error { return nil })
 	tests := []struct {
 		name string
 		cfg  Config

@@ -51,12 +51,23 @@ type Store interface {
 	CountEvents(ctx context.Context) (int64, error)
 }
 
-// IngestFunc verifies events received from source ("peer:<id>"), commits
+// Ingester verifies events received from source ("peer:<id>"), commits
 // the valid ones durably and applies them. A nil error means every event
-// is now stored; an error means some may not be. It is called from one
-// goroutine at a time per source and must be safe for concurrent use
-// across sources.
+// is now stored; an error means some may not be. Each peer's worker calls
+// it from one goroutine at a time (never from inside an actor's Receive),
+// so it may block until the events are durable, e.g. by a request to an
+// intake actor; calls for different peers run concurrently.
+type Ingester interface {
+	Ingest(ctx context.Context, events []revocation.Event, source string) error
+}
+
+// IngestFunc adapts a function to Ingester.
 type IngestFunc func(ctx context.Context, events []revocation.Event, source string) error
+
+// Ingest calls f.
+func (f IngestFunc) Ingest(ctx context.Context, events []revocation.Event, source string) error {
+	return f(ctx, events, source)
+}
 
 // Config configures a Node. NodeID, Engine (made by NewEngine), Store and
 // Ingest are required.
@@ -65,7 +76,7 @@ type Config struct {
 	Peers  []Peer
 	Engine *actor.Engine
 	Store  Store
-	Ingest IngestFunc
+	Ingest Ingester
 	// TLS, when set, is the client side of the cluster's mutual TLS
 	// (the same config hollywood's remote uses); probes handshake with it.
 	TLS      *tls.Config
@@ -98,7 +109,7 @@ func (c *Config) validate() error {
 		return errors.New("cluster: no actor engine")
 	case c.Engine.Address() == actor.LocalLookupAddr || c.Engine.Registry.GetPID(remoteKind, ID) == nil:
 		return errors.New("cluster: actor engine has no remoting (CLUSTER_LISTEN): make it with cluster.NewEngine")
-	case c.Store == nil || c.Ingest == nil:
+	case c.Store == nil || c.Ingest == nil || isNilFunc(c.Ingest):
 		return errors.New("cluster: store and ingest are required")
 	}
 	seen := map[string]bool{}
@@ -134,4 +145,10 @@ func (c *Config) validate() error {
 		c.Registry = prometheus.NewRegistry()
 	}
 	return nil
+}
+
+// isNilFunc reports whether in is a nil IngestFunc.
+func isNilFunc(in Ingester) bool {
+	f, ok := in.(IngestFunc)
+	return ok && f == nil
 }

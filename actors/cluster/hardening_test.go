@@ -242,11 +242,11 @@ func TestEmptyRoundsDoNotDelayRepair(t *testing.T) {
 	hour := func(c *Config) { c.ResendInterval = time.Hour }
 	a := startTestNode(t, "a", aAddr, map[string]string{"b": bAddr}, nil, hour)
 	b := startTestNode(t, "b", bAddr, map[string]string{"a": aAddr}, nil, hour)
-	eventually(t, 5*time.Second, "a answered a Hello of b", func() bool { return a.node.byID["b"].digest() != nil })
+	eventually(t, 5*time.Second, "a answered a Hello of b", func() bool { return a.node.peerDigest("b") != nil })
 	// Events a holds but never broadcast: only a resend brings them to b.
 	evs := eventsOf(5, 1, func(_ string, seq uint64) revocation.Event { return event("a", seq) })
 	a.store.insert(evs)
-	a.node.have.noteLocal(5)
+	a.node.noteLocal(5)
 	eventually(t, 5*time.Second, "b repaired by its next Hello", func() bool { return b.store.count("a") == 5 })
 }
 

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/revocd/revocd/revocation"
 )
@@ -17,15 +16,13 @@ const advancePages = 16
 
 // haveState is what this node holds of each origin's log: contig[o] is
 // the highest seq s with every event 1..s of o stored, above[o] the stored
-// seqs beyond a gap and max[o] the highest stored seq. It is written by the
-// ingest worker (and noteLocal) and read by the actor and Status; all
-// methods are safe for concurrent use. Reads of the store happen without
-// the lock; only the ingest worker calls load, refresh and addCommitted, so
-// their read-then-update sequences do not interleave.
+// seqs beyond a gap and max[o] the highest stored seq. It is not safe for
+// concurrent use: Start loads it, then only the replicator actor touches
+// it. The actor never reads the store itself: scanStore runs on a
+// goroutine against a copy of contig and the actor applies its result.
 type haveState struct {
 	self string
 
-	mu     sync.RWMutex
 	contig map[string]uint64
 	max    map[string]uint64
 	above  map[string]map[uint64]struct{}
@@ -52,91 +49,112 @@ func (h *haveState) load(ctx context.Context, st Store) error {
 	for _, m := range maxes {
 		sum += m
 	}
-	h.mu.Lock()
 	for o, m := range maxes {
 		h.max[o] = max(h.max[o], m)
 		if sum == uint64(count) || o == h.self {
 			h.contig[o] = max(h.contig[o], m)
 		}
 	}
-	h.mu.Unlock()
 	if sum != uint64(count) {
 		return h.refresh(ctx, st)
 	}
 	return nil
 }
 
-// refresh re-reads the per-origin maxima and advances contig over stored
-// events of every origin that has more than its contiguous prefix (events
-// that arrived by another path, such as Kafka, or behind a gap).
+// refresh reads the store (scanStore) and applies what it found.
 func (h *haveState) refresh(ctx context.Context, st Store) error {
+	res, err := scanStore(ctx, st, h.self, h.contigCopy())
+	h.apply(res)
+	return err
+}
+
+// haveScan is what scanStore read: the per-origin maxima and, per origin
+// that had more than its contiguous prefix, the seqs stored after it.
+type haveScan struct {
+	maxes map[string]uint64
+	seqs  map[string][]uint64
+}
+
+// scanStore re-reads the per-origin maxima and the stored events of every
+// origin but self that has more than contig[o] (events that arrived by
+// another path, such as Kafka, or behind a gap), at most advancePages
+// pages per origin, stopping at a gap. It only reads the store, so it runs
+// on a goroutine; the replicator applies its result (apply). A partial
+// result comes with an error.
+func scanStore(ctx context.Context, st Store, self string, contig map[string]uint64) (haveScan, error) {
+	res := haveScan{seqs: map[string][]uint64{}}
 	maxes, err := st.MaxSeqByOrigin(ctx)
 	if err != nil {
-		return fmt.Errorf("cluster: refresh digest: %w", err)
+		return res, fmt.Errorf("cluster: refresh digest: %w", err)
 	}
-	var behind []string
-	h.mu.Lock()
+	res.maxes = maxes
 	for o, m := range maxes {
+		if o == self || contig[o] >= m {
+			continue
+		}
+		from := contig[o]
+		for range advancePages {
+			evs, err := st.EventsFromOrigin(ctx, o, from, PageSize)
+			if err != nil {
+				return res, fmt.Errorf("cluster: refresh digest of %s: %w", o, err)
+			}
+			next := from
+			for _, e := range evs {
+				res.seqs[o] = append(res.seqs[o], e.Seq)
+				if e.Seq == next+1 {
+					next++
+				}
+			}
+			if len(evs) < PageSize || next == from || next != evs[len(evs)-1].Seq {
+				break // the end, no progress, or a gap
+			}
+			from = next
+		}
+	}
+	return res, nil
+}
+
+// apply merges a scanStore result.
+func (h *haveState) apply(res haveScan) {
+	for o, m := range res.maxes {
 		h.max[o] = max(h.max[o], m)
 		if o == h.self {
 			// The local log has no gaps: the audit writer numbers it.
 			h.contig[o] = max(h.contig[o], m)
-		} else if h.contig[o] < m {
-			behind = append(behind, o)
 		}
 	}
-	h.mu.Unlock()
-	for _, o := range behind {
-		if err := h.advance(ctx, st, o); err != nil {
-			return err
-		}
+	for o, seqs := range res.seqs {
+		h.addSeqs(o, seqs)
 	}
-	return nil
 }
 
-// advance reads origin's stored events after contig and moves contig over
-// the contiguous ones, remembering those beyond a gap.
-func (h *haveState) advance(ctx context.Context, st Store, origin string) error {
-	h.mu.RLock()
-	from := h.contig[origin]
-	h.mu.RUnlock()
-	for range advancePages {
-		evs, err := st.EventsFromOrigin(ctx, origin, from, PageSize)
-		if err != nil {
-			return fmt.Errorf("cluster: refresh digest of %s: %w", origin, err)
-		}
-		h.addSeqs(origin, evs)
-		h.mu.RLock()
-		next, gap := h.contig[origin], len(h.above[origin]) > 0
-		h.mu.RUnlock()
-		if len(evs) < PageSize || gap || next == from {
-			return nil
-		}
-		from = next
+// contigCopy returns a copy of contig, for scanStore.
+func (h *haveState) contigCopy() map[string]uint64 {
+	out := make(map[string]uint64, len(h.contig))
+	for o, s := range h.contig {
+		out[o] = s
 	}
-	return nil
+	return out
 }
 
 // addCommitted records events known to be stored now.
 func (h *haveState) addCommitted(events []revocation.Event) {
-	byOrigin := map[string][]revocation.Event{}
+	byOrigin := map[string][]uint64{}
 	for _, e := range events {
-		byOrigin[e.Origin] = append(byOrigin[e.Origin], e)
+		byOrigin[e.Origin] = append(byOrigin[e.Origin], e.Seq)
 	}
-	for o, evs := range byOrigin {
-		h.addSeqs(o, evs)
+	for o, seqs := range byOrigin {
+		h.addSeqs(o, seqs)
 	}
 }
 
-func (h *haveState) addSeqs(origin string, evs []revocation.Event) {
-	if len(evs) == 0 {
+// addSeqs records that the events origin/seqs are stored.
+func (h *haveState) addSeqs(origin string, seqs []uint64) {
+	if len(seqs) == 0 {
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	ab := h.above[origin]
-	for i := range evs {
-		s := evs[i].Seq
+	for _, s := range seqs {
 		h.max[origin] = max(h.max[origin], s)
 		if s <= h.contig[origin] {
 			continue
@@ -165,16 +183,12 @@ func (h *haveState) addSeqs(origin string, evs []revocation.Event) {
 
 // noteLocal records that this node committed its own events up to seq.
 func (h *haveState) noteLocal(seq uint64) {
-	h.mu.Lock()
 	h.max[h.self] = max(h.max[h.self], seq)
 	h.contig[h.self] = max(h.contig[h.self], seq)
-	h.mu.Unlock()
 }
 
 // has reports whether the event origin/seq is stored here.
 func (h *haveState) has(origin string, seq uint64) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
 	if seq <= h.contig[origin] {
 		return true
 	}
@@ -184,8 +198,6 @@ func (h *haveState) has(origin string, seq uint64) bool {
 
 // digest returns a copy of the contiguous prefixes (the Hello payload).
 func (h *haveState) digest() map[string]uint64 {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
 	out := make(map[string]uint64, len(h.contig))
 	for o, s := range h.contig {
 		if s > 0 {
@@ -197,8 +209,6 @@ func (h *haveState) digest() map[string]uint64 {
 
 // maxes returns a copy of the highest stored seq per origin.
 func (h *haveState) maxes() map[string]uint64 {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
 	out := make(map[string]uint64, len(h.max))
 	for o, s := range h.max {
 		out[o] = s
@@ -209,8 +219,6 @@ func (h *haveState) maxes() map[string]uint64 {
 // lag returns how many events of origins other than peer this node holds
 // beyond the peer's digest theirs: what the peer still misses from us.
 func (h *haveState) lag(peer string, theirs map[string]uint64) uint64 {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
 	var n uint64
 	for o, m := range h.max {
 		if o != peer && m > theirs[o] {
@@ -223,8 +231,6 @@ func (h *haveState) lag(peer string, theirs map[string]uint64) uint64 {
 // covers reports whether this node holds every event the peer's digest
 // theirs says the peer holds contiguously (origins other than this node).
 func (h *haveState) covers(theirs map[string]uint64) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
 	for o, s := range theirs {
 		if o != h.self && h.contig[o] < s {
 			return false

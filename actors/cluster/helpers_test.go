@@ -193,7 +193,7 @@ func startTestNode(t *testing.T, id, addr string, peers map[string]string, store
 	max, _ := store.MaxSeqByOrigin(context.Background())
 	tn.seq = max[id]
 	cfg := Config{
-		NodeID: id, Peers: ps, Engine: tn.engine, Store: store, Ingest: tn.ingest,
+		NodeID: id, Peers: ps, Engine: tn.engine, Store: store, Ingest: IngestFunc(tn.ingest),
 		Logger: slog.New(warnRecorder{tn}), Registry: tn.reg,
 		SyncInterval: 200 * time.Millisecond, ProbeInterval: 50 * time.Millisecond, StartupGrace: 2 * time.Second,
 	}

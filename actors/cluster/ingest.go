@@ -3,144 +3,87 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/revocd/revocd/revocation"
 )
 
-// Ingest worker limits.
+// Ingest limits.
 const (
-	ingestQueue   = 1024             // batches waiting for the worker
-	mergeEvents   = 4096             // events merged into one ingest round
-	ingestTimeout = 30 * time.Second // per round
+	ingestQueue   = 1024             // batches of one peer waiting for ingest
+	mergeEvents   = 4096             // events merged into one Ingest call
+	ingestTimeout = 30 * time.Second // per call
 )
 
-// inbound is one received EventBatch waiting for the ingest worker.
-type inbound struct {
-	p      *peer
+// ingestState is a peerWorker's ingest queue: one Ingest call runs at a
+// time per peer, with the batches queued while the previous one ran
+// merged into it (up to mergeEvents events). Calls for different peers
+// run concurrently, so they share a group commit.
+type ingestState struct {
+	queue  []ingestRequest
+	flight []ingestRequest // the batches of the call in flight
 	events []revocation.Event
-	more   bool
-	at     time.Time // when the replicator received it
+	busy   bool
 }
 
-// ingestLoop is the single ingest worker: it merges queued batches, drops
-// events this node already holds, ingests the rest (one Ingest call per
-// source peer, concurrently, so they share a group commit) and keeps the
-// digest current. It also refreshes the digest from the store every
-// ProbeInterval to see events that arrived by other paths.
-func (n *Node) ingestLoop(ctx context.Context) {
-	t := time.NewTicker(n.cfg.ProbeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := n.have.refresh(ctx, n.cfg.Store); err != nil && ctx.Err() == nil {
-				n.log.Warn("cluster digest refresh failed", "err", err)
-			}
-		case in := <-n.queue:
-			n.ingest(ctx, n.drain(in))
+func (w *peerWorker) onIngestRequest(m ingestRequest) {
+	w.in.queue = append(w.in.queue, m)
+	w.startIngest()
+}
+
+// startIngest starts an Ingest call of the queued batches unless one is
+// in flight. Batches without events (a resend round's More marker) are
+// reported at once, in order.
+func (w *peerWorker) startIngest() {
+	in := &w.in
+	for !in.busy && len(in.queue) > 0 {
+		var total int
+		n := 0
+		for n < len(in.queue) && (n == 0 || total+len(in.queue[n].events) <= mergeEvents) {
+			total += len(in.queue[n].events)
+			n++
 		}
+		in.flight = append(in.flight[:0], in.queue[:n]...)
+		in.queue = in.queue[n:]
+		in.events = make([]revocation.Event, 0, total)
+		for _, b := range in.flight {
+			in.events = append(in.events, b.events...)
+		}
+		if total == 0 {
+			w.finishIngest(nil)
+			continue
+		}
+		in.busy = true
+		n2, events, source, e, self := w.n, in.events, w.source, w.engine, w.self
+		n2.workers.spawn(func() {
+			ctx, cancel := context.WithTimeout(n2.ctx, ingestTimeout)
+			err := n2.cfg.Ingest.Ingest(ctx, events, source)
+			cancel()
+			e.Send(self, ingestDone{err: err})
+		})
 	}
 }
 
-// drain returns first plus whatever else is queued, up to mergeEvents.
-func (n *Node) drain(first inbound) []inbound {
-	batch, total := []inbound{first}, len(first.events)
-	for total < mergeEvents {
-		select {
-		case in := <-n.queue:
-			batch = append(batch, in)
-			total += len(in.events)
-		default:
-			return batch
-		}
+func (w *peerWorker) onIngestDone(m ingestDone) {
+	if !w.in.busy {
+		return
 	}
-	return batch
+	w.in.busy = false
+	w.finishIngest(m.err)
+	w.startIngest()
 }
 
-type peerEvents struct {
-	p      *peer
-	events []revocation.Event
-	err    error
-}
-
-func (n *Node) ingest(ctx context.Context, batch []inbound) {
-	var (
-		groups []*peerEvents
-		byPeer = map[*peer]*peerEvents{}
-		// seen holds, per event id, the copies already taken this round.
-		// Only an exact copy is dropped: a forged event carrying a genuine
-		// event's id must not shadow the genuine one, because nothing here
-		// has verified either yet (Ingest does, before anything is marked
-		// seen or applied).
-		seen = map[string][]*revocation.Event{}
-		more []*peer
-	)
-	for _, in := range batch {
-		if in.more {
-			more = append(more, in.p)
-		}
-		for i := range in.events {
-			e := &in.events[i]
-			if e.Origin == n.cfg.NodeID || n.have.has(e.Origin, e.Seq) {
-				continue
-			}
-			if slices.ContainsFunc(seen[e.EventID], func(s *revocation.Event) bool { return sameEvent(s, e) }) {
-				continue
-			}
-			seen[e.EventID] = append(seen[e.EventID], e)
-			g := byPeer[in.p]
-			if g == nil {
-				g = &peerEvents{p: in.p}
-				byPeer[in.p] = g
-				groups = append(groups, g)
-			}
-			g.events = append(g.events, *e)
-		}
-	}
-	if len(groups) > 0 {
-		ictx, cancel := context.WithTimeout(ctx, ingestTimeout)
-		var wg sync.WaitGroup
-		for _, g := range groups {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				g.err = n.cfg.Ingest(ictx, g.events, g.p.source)
-			}()
-		}
-		wg.Wait()
-		cancel()
-		for _, g := range groups {
-			if g.err == nil {
-				n.have.addCommitted(g.events)
-				continue
-			}
-			// Some events were refused (counted by Ingest) or the commit
-			// failed: learn from the store what is really held.
-			n.m.ingestErr.WithLabelValues(g.p.id).Inc()
-			n.log.Debug("ingest of peer events", "peer", g.p.id, "events", len(g.events), "err", g.err)
-			origins := map[string]struct{}{}
-			for _, e := range g.events {
-				origins[e.Origin] = struct{}{}
-			}
-			for o := range origins {
-				if err := n.have.advance(ctx, n.cfg.Store, o); err != nil && ctx.Err() == nil {
-					n.log.Warn("cluster digest refresh failed", "origin", o, "err", err)
-				}
-			}
-		}
-	}
+// finishIngest reports the batches in flight to the replicator.
+func (w *peerWorker) finishIngest(err error) {
+	in := &w.in
 	now := time.Now()
-	for _, in := range batch {
-		n.m.ingestDelay.Observe(now.Sub(in.at).Seconds())
+	more := false
+	for _, b := range in.flight {
+		w.n.m.ingestDelay.Observe(now.Sub(b.at).Seconds())
+		more = more || b.more
 	}
-	for _, p := range more {
-		n.cfg.Engine.Send(n.pid, helloTo{p: p})
-	}
+	w.engine.Send(w.parent, ingested{peer: w.id, events: in.events, batches: len(in.flight), more: more, err: err})
+	in.flight, in.events = nil, nil
 }
 
 // sameEvent reports whether a and b are the same event in every field,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -17,29 +18,40 @@ import (
 // closeTimeout bounds how long Close waits for the actor and workers.
 const closeTimeout = 2 * time.Second
 
-// Node is a running replication layer: the replicator actor, the ingest
-// worker and one resend worker per peer. Broadcast, Status and Close are
-// safe for concurrent use.
+// Node is a running replication layer: the replicator actor, one worker
+// actor per peer and the goroutines they start. Broadcast, Status and
+// Close are safe for concurrent use; everything else about the peers is
+// state of the replicator actor, which publishes an immutable snapshot of
+// it (snap) for Broadcast and Status.
 type Node struct {
 	cfg   Config
 	log   *slog.Logger
 	m     *metrics
-	have  *haveState
-	peers []*peer
-	byID  map[string]*peer
-	queue chan inbound
 	start time.Time
 	pid   *actor.PID
+	snap  atomic.Pointer[snapshot]
 
+	ctx       context.Context // ends at Close: store reads and Ingest calls
 	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	workers   workers
 	closeOnce sync.Once
 }
 
+// snapshot is the peers' state as the replicator last published it, in
+// CLUSTER_PEERS order. It is never modified once published.
+type snapshot struct{ peers []peerSnapshot }
+
+type peerSnapshot struct {
+	status PeerStatus // Settled as latched by the actor
+	pid    *actor.PID
+	digest map[string]uint64 // the peer's last digest; nil before its first Hello
+}
+
 // Start loads this node's digest from the store, spawns the replicator
-// actor on cfg.Engine and starts its workers; they run until ctx ends or
-// Close is called. It fails on an invalid configuration, when the metrics
-// cannot be registered or the store cannot be read.
+// actor (and its peer workers) on cfg.Engine and starts listening; they
+// run until ctx ends or Close is called. It fails on an invalid
+// configuration, when the metrics cannot be registered or the store cannot
+// be read.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -51,30 +63,27 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{
-		cfg: cfg, log: cfg.Logger, m: m, have: newHaveState(cfg.NodeID),
-		byID: map[string]*peer{}, queue: make(chan inbound, ingestQueue), start: time.Now(),
-	}
-	if err := n.have.load(ctx, cfg.Store); err != nil {
+	n := &Node{cfg: cfg, log: cfg.Logger, m: m, start: time.Now()}
+	st := &replState{have: newHaveState(cfg.NodeID), byID: map[string]*peer{}, pending: map[string][]revocation.Event{}}
+	if err := st.have.load(ctx, cfg.Store); err != nil {
 		return nil, err
 	}
-	ctx, n.cancel = context.WithCancel(ctx)
+	n.ctx, n.cancel = context.WithCancel(ctx)
+	snap := &snapshot{}
 	for _, pc := range cfg.Peers {
 		p := newPeer(pc)
-		p.resend = newResender(n, p)
-		n.peers = append(n.peers, p)
-		n.byID[p.id] = p
+		st.peers = append(st.peers, p)
+		st.byID[p.id] = p
 		m.connected.WithLabelValues(p.id).Set(0)
-		n.wg.Add(1)
-		go func() { defer n.wg.Done(); p.resend.run(ctx) }()
+		snap.peers = append(snap.peers, peerSnapshot{status: PeerStatus{ID: p.id, Addr: p.addr}, pid: p.pid})
 	}
-	n.wg.Add(1)
-	go func() { defer n.wg.Done(); n.ingestLoop(ctx) }()
+	n.snap.Store(snap)
 	n.log.Info("cluster replication starting", "node", cfg.NodeID, "listen", cfg.Engine.Address(),
-		"peers", len(n.peers), "tls", cfg.TLS != nil, "digest", n.have.digest())
+		"peers", len(st.peers), "tls", cfg.TLS != nil, "digest", st.have.digest())
 	// The actor starts probing from Started, inside Spawn: set its PID first.
 	n.pid = PIDFor(cfg.Engine.Address())
-	cfg.Engine.Spawn(func() actor.Receiver { return &replicator{n: n} }, Kind, actor.WithID(ID))
+	r := &replicator{n: n, s: st}
+	cfg.Engine.Spawn(func() actor.Receiver { return r }, Kind, actor.WithID(ID))
 	if err := listen(cfg.Engine, n.refused, n.log); err != nil {
 		n.Close()
 		return nil, err
@@ -100,11 +109,11 @@ func (n *Node) Broadcast(events []revocation.Event) {
 			top = max(top, events[i].Seq)
 		}
 	}
-	n.have.noteLocal(top)
+	n.noteLocal(top)
 	var msgs []*remote.EventBatch
-	for _, p := range n.peers {
-		if !p.connected.Load() {
-			n.m.skipped.WithLabelValues(p.id).Add(float64(len(events)))
+	for _, p := range n.snap.Load().peers {
+		if !p.status.Connected {
+			n.m.skipped.WithLabelValues(p.status.ID).Add(float64(len(events)))
 			continue
 		}
 		if msgs == nil {
@@ -113,19 +122,52 @@ func (n *Node) Broadcast(events []revocation.Event) {
 			}
 		}
 		for _, msg := range msgs {
-			n.send(p, msg)
+			n.send(p.pid, msg)
 		}
-		n.m.sent.WithLabelValues(p.id).Add(float64(len(events)))
+		n.m.sent.WithLabelValues(p.status.ID).Add(float64(len(events)))
 	}
 }
 
-// send hands msg to hollywood for the peer's replicator, addressed by the
-// configured peer address (never by a sender PID).
-func (n *Node) send(p *peer, msg any) { n.cfg.Engine.Send(p.pid, msg) }
+// noteLocal tells the replicator that this node committed its own events
+// up to seq.
+func (n *Node) noteLocal(seq uint64) {
+	if seq > 0 {
+		n.cfg.Engine.Send(n.pid, localCommitted{seq: seq})
+	}
+}
 
-// Close stops the remote listener, the actor and the workers, waiting at
-// most a few seconds (an Ingest call in flight is abandoned, not awaited).
-// Safe to call more than once.
+// peerDigest returns the last digest peer id sent, as last published (nil
+// before its first Hello or for an unknown peer).
+func (n *Node) peerDigest(id string) map[string]uint64 {
+	for _, p := range n.snap.Load().peers {
+		if p.status.ID == id {
+			return p.digest
+		}
+	}
+	return nil
+}
+
+// send hands msg to hollywood for the peer replicator pid, addressed by
+// the configured peer address (never by a sender PID).
+func (n *Node) send(pid *actor.PID, msg any) { n.cfg.Engine.Send(pid, msg) }
+
+// refused counts and logs a frame or message the receiver refused from
+// the connection at addr (size bytes; for a frame, the bound it exceeded).
+// It runs on the connection's goroutine.
+func (n *Node) refused(reason, addr string, size int, err error) {
+	n.m.rejected.WithLabelValues(reason).Inc()
+	switch reason {
+	case rejectFrameTooLarge, rejectMessageTooLarge, rejectBatchTooLarge:
+		n.log.Warn("peer message refused: too large", "reason", reason, "from", addr, "bytes", size,
+			"max_frame_bytes", MaxFrameBytes, "max_batch_bytes", MaxBatchBytes, "max_batch_events", MaxBatchEvents, "err", err)
+	default:
+		n.log.Debug("peer message refused", "reason", reason, "from", addr, "bytes", size, "err", err)
+	}
+}
+
+// Close stops the remote listener, the actors and their goroutines,
+// waiting at most a few seconds (an Ingest call in flight is abandoned,
+// not awaited). Safe to call more than once.
 func (n *Node) Close() {
 	n.closeOnce.Do(func() {
 		n.cancel()
@@ -136,12 +178,47 @@ func (n *Node) Close() {
 		case <-n.cfg.Engine.Poison(n.pid).Done():
 		case <-ctx.Done():
 		}
-		done := make(chan struct{})
-		go func() { n.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
+		if !n.workers.stop(ctx.Done()) {
 			n.log.Warn("cluster: workers still busy at close")
 		}
 	})
+}
+
+// workers tracks the goroutines the actors start (store reads, probes,
+// Ingest calls); each reports back to its actor with a message. Safe for
+// concurrent use.
+type workers struct {
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// spawn runs f on a new goroutine, unless stop was called.
+func (w *workers) spawn(f func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		f()
+	}()
+}
+
+// stop refuses new goroutines and waits for the running ones until done
+// is closed; it reports whether they all returned.
+func (w *workers) stop(done <-chan struct{}) bool {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	finished := make(chan struct{})
+	go func() { w.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		return true
+	case <-done:
+		return false
+	}
 }

@@ -17,13 +17,9 @@ const (
 	probeSettle  = 50 * time.Millisecond
 )
 
-// probe checks that p's address accepts a connection (and the TLS
-// handshake) and reports to the actor. It runs on its own goroutine.
-func (n *Node) probe(p *peer) {
-	err := probeAddr(p.addr, n.cfg.TLS)
-	n.cfg.Engine.Send(n.pid, probeResult{p: p, err: err})
-}
-
+// probeAddr checks that addr accepts a connection (and the TLS handshake
+// when tlsCfg is set) that stays open. It blocks for up to about a second:
+// the replicator runs it on a goroutine that reports back (probeDone).
 func probeAddr(addr string, tlsCfg *tls.Config) error {
 	d := &net.Dialer{Timeout: probeTimeout}
 	var (

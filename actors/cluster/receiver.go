@@ -148,7 +148,6 @@ func (r *receiver) deliver(env *hremote.Envelope, msg *hremote.Message, from str
 		r.refuse(rejectMessageTooLarge, from, len(msg.GetData()), nil)
 		return
 	}
-	var payload any
 	switch tname := env.GetTypeNames()[ti]; tname {
 	case batchType:
 		b := &remote.EventBatch{}
@@ -160,19 +159,17 @@ func (r *receiver) deliver(env *hremote.Envelope, msg *hremote.Message, from str
 			r.refuse(rejectBatchTooLarge, from, len(msg.GetData()), fmt.Errorf("%d events", len(b.GetEvents())))
 			return
 		}
-		payload = b
+		r.engine.SendLocal(r.self, batchReceived{batch: b, from: from}, nil)
 	case helloType:
 		h := &remote.Hello{}
 		if err := h.UnmarshalVT(msg.GetData()); err != nil {
 			r.refuse(rejectMalformed, from, len(msg.GetData()), err)
 			return
 		}
-		payload = h
+		r.engine.SendLocal(r.self, helloReceived{hello: h, from: from}, nil)
 	default:
 		r.refuse(rejectUnknownType, from, len(msg.GetData()), fmt.Errorf("type %q", tname))
-		return
 	}
-	r.engine.SendLocal(r.self, received{msg: payload, from: from}, nil)
 }
 
 // isOverflow reports whether err is drpc refusing a frame beyond

@@ -1,9 +1,7 @@
 package cluster
 
 import (
-	"context"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/revocd/revocd/transport/remote"
@@ -14,10 +12,9 @@ import (
 // as lost (as many as a silent peer takes to count as disconnected).
 const ackTimeout = 3
 
-// resender answers one peer's digests with the events it lacks, on its
-// own goroutine so a slow store read or a large backlog for one peer
-// never delays the actor or other peers. request is safe for concurrent
-// use; only the newest digest is kept.
+// resendState is a peerWorker's resend side: it answers the peer's
+// digests with the events it lacks, reading the store a page at a time on
+// goroutines that report back (pageRead).
 //
 // Resends are rate-limited per peer: a Hello can be sent by anyone who
 // can reach the listener and claim the peer's NODE_ID, and each may ask
@@ -33,15 +30,12 @@ const ackTimeout = 3
 // when the wait ends. Rounds that find nothing to send are free. Replies
 // always go to the peer's configured address, never to the message's
 // sender.
-type resender struct {
-	n    *Node
-	p    *peer
-	wake chan struct{}
-
-	mu      sync.Mutex
-	want    map[string]uint64 // newest digest not yet answered; nil: none
-	ready   bool              // want was admitted: answer it now
-	running bool              // a round was admitted and has not finished
+type resendState struct {
+	// want is the newest digest not yet answered (nil: none), wantOurs
+	// this node's maxima when it came.
+	want, wantOurs map[string]uint64
+	round          *round // the running round; nil: none
+	rounds         uint64 // rounds started, to tell stale page reads
 	// last is when the last round that sent events was admitted (a round
 	// that finds nothing to send gives its slot back: prev).
 	last, prev time.Time
@@ -50,77 +44,188 @@ type resender struct {
 	sentTop    map[string]uint64 // per origin, the last seq it sent
 	progress   time.Time         // when the peer's digest last advanced through it
 	position   uint64            // how far through it that digest was
+
+	timer *time.Timer // wakes a deferred digest (resendDue)
+	gen   uint64      // the current timer's generation
 }
 
-func newResender(n *Node, p *peer) *resender {
-	return &resender{n: n, p: p, wake: make(chan struct{}, 1)}
+// round is one resend round: for every origin but the peer's own, the
+// stored events after the peer's contiguous prefix, at most ResendBudget.
+type round struct {
+	id           uint64
+	theirs, ours map[string]uint64
+	origins      []string
+	i            int    // the origin being sent
+	from         uint64 // the last seq of origins[i] sent (or the peer's prefix)
+	budget       int
+	sent         map[string]uint64
 }
 
-// request schedules a resend round against the peer's digest have,
-// received at now. It reports whether the round starts now (or joins one
-// about to start); otherwise the request waits, replaced by any newer
-// one, and the caller counts it as suppressed.
-func (r *resender) request(have map[string]uint64, now time.Time) bool {
-	r.mu.Lock()
-	r.want = have
-	admit := r.ready
-	if !r.running {
-		acked := covers(have, r.sentTop)
+func (w *peerWorker) onResendRequest(m resendRequest) {
+	r := &w.rs
+	r.want, r.wantOurs = m.have, m.ours
+	now := m.at
+	if r.round == nil {
+		acked := covers(m.have, r.sentTop)
 		if acked {
 			r.inflight = false
-		} else if pos := position(have, r.sentTop); r.inflight && pos > r.position {
+		} else if pos := position(m.have, r.sentTop); r.inflight && pos > r.position {
 			r.progress, r.position = now, pos
 		}
-		admit = (r.more && acked) || !now.Before(r.dueLocked())
-		if admit {
-			r.admit(now)
+		if (r.more && acked) || !now.Before(w.due()) {
+			w.startRound(now)
+			return
 		}
+		w.schedule(now)
 	}
-	r.mu.Unlock()
-	r.poke()
-	return admit
+	w.n.m.suppressed.WithLabelValues(w.id).Inc()
+	w.n.log.Debug("resend to peer suppressed: the last round was too recent", "peer", w.id, "from", m.from)
 }
 
-// dueLocked returns when a round that does not continue the last one may
-// start; r.mu is held.
-func (r *resender) dueLocked() time.Time {
+func (w *peerWorker) onResendDue(m resendDue) {
+	r := &w.rs
+	if m.gen != r.gen || r.round != nil || r.want == nil {
+		return
+	}
+	w.answerPending(time.Now())
+}
+
+// answerPending starts a round for the pending digest if it is due, or
+// schedules a wake-up for when it is.
+func (w *peerWorker) answerPending(now time.Time) {
+	if w.rs.want == nil || w.rs.round != nil {
+		return
+	}
+	if now.Before(w.due()) {
+		w.schedule(now)
+		return
+	}
+	w.startRound(now)
+}
+
+// due returns when a round that does not continue the last one may start.
+func (w *peerWorker) due() time.Time {
+	r := &w.rs
 	if r.last.IsZero() {
 		return r.last
 	}
-	due := r.last.Add(r.n.cfg.ResendInterval)
-	if lost := r.progress.Add(ackTimeout * r.n.cfg.SyncInterval); r.inflight && lost.After(due) {
+	due := r.last.Add(w.n.cfg.ResendInterval)
+	if lost := r.progress.Add(ackTimeout * w.n.cfg.SyncInterval); r.inflight && lost.After(due) {
 		due = lost
 	}
 	return due
 }
 
-// admit marks the pending digest to be answered now; r.mu is held.
-func (r *resender) admit(now time.Time) {
-	r.ready, r.running = true, true
+// schedule arranges a resendDue for when the pending digest is due; the
+// timer's goroutine only sends the message.
+func (w *peerWorker) schedule(now time.Time) {
+	w.stopTimer()
+	gen, e, self := w.rs.gen, w.engine, w.self
+	w.rs.timer = time.AfterFunc(w.due().Sub(now), func() { e.Send(self, resendDue{gen: gen}) })
+}
+
+func (w *peerWorker) stopTimer() {
+	w.rs.gen++
+	if w.rs.timer != nil {
+		w.rs.timer.Stop()
+		w.rs.timer = nil
+	}
+}
+
+// startRound admits the pending digest and starts its round.
+func (w *peerWorker) startRound(now time.Time) {
+	r := &w.rs
+	w.stopTimer()
 	r.prev, r.last = r.last, now
 	r.inflight, r.more, r.sentTop = false, false, nil
+	r.rounds++
+	rd := &round{id: r.rounds, theirs: r.want, ours: r.wantOurs, budget: ResendBudget, sent: map[string]uint64{}}
+	r.want, r.wantOurs = nil, nil
+	for o, s := range rd.ours {
+		if o != w.id && s > rd.theirs[o] {
+			rd.origins = append(rd.origins, o)
+		}
+	}
+	slices.Sort(rd.origins)
+	if len(rd.origins) > 0 {
+		rd.from = rd.theirs[rd.origins[0]]
+	}
+	r.round = rd
+	w.nextPage()
 }
 
-// record notes that the running round, answering digest theirs,
-// finished having sent events up to top per origin (none: empty) and
-// stopped at its budget when more.
-func (r *resender) record(theirs, top map[string]uint64, more bool) {
-	r.mu.Lock()
-	r.running = false
-	if len(top) == 0 {
+// nextOrigin moves the round to its next origin.
+func (rd *round) nextOrigin() {
+	rd.i++
+	if rd.i < len(rd.origins) {
+		rd.from = rd.theirs[rd.origins[rd.i]]
+	}
+}
+
+// nextPage asks for the round's next page, or ends the round when it is
+// done or its budget is spent.
+func (w *peerWorker) nextPage() {
+	rd := w.rs.round
+	for rd.i < len(rd.origins) && rd.from >= rd.ours[rd.origins[rd.i]] {
+		rd.nextOrigin()
+	}
+	if rd.i == len(rd.origins) {
+		w.endRound(false)
+		return
+	}
+	if rd.budget <= 0 {
+		w.endRound(true)
+		return
+	}
+	n, e, self, id := w.n, w.engine, w.self, rd.id
+	origin, from, limit := rd.origins[rd.i], rd.from, min(PageSize, rd.budget)
+	n.workers.spawn(func() {
+		evs, err := n.cfg.Store.EventsFromOrigin(n.ctx, origin, from, limit)
+		e.Send(self, pageRead{round: id, events: evs, err: err})
+	})
+}
+
+func (w *peerWorker) onPage(m pageRead) {
+	rd := w.rs.round
+	if rd == nil || m.round != rd.id {
+		return
+	}
+	switch {
+	case m.err != nil:
+		if w.n.ctx.Err() == nil {
+			w.n.log.Warn("anti-entropy read failed", "peer", w.id, "origin", rd.origins[rd.i], "err", m.err)
+		}
+		w.endRound(false)
+		return
+	case len(m.events) == 0:
+		rd.nextOrigin()
+	default:
+		w.n.send(w.peer, &remote.EventBatch{NodeId: w.n.cfg.NodeID, Events: ToProto(m.events), Resend: true})
+		w.n.m.resent.WithLabelValues(w.id).Add(float64(len(m.events)))
+		rd.budget -= len(m.events)
+		rd.from = m.events[len(m.events)-1].Seq
+		rd.sent[rd.origins[rd.i]] = rd.from
+	}
+	w.nextPage()
+}
+
+// endRound records the running round, which stopped at its budget when
+// more (then an empty batch with More set tells the peer to ask again
+// once it applied what it got), and answers a digest that waited for it.
+func (w *peerWorker) endRound(more bool) {
+	r := &w.rs
+	rd := r.round
+	r.round = nil
+	if len(rd.sent) == 0 {
 		r.last = r.prev
 	} else {
-		r.inflight, r.more, r.sentTop = true, more, top
-		r.progress, r.position = time.Now(), position(theirs, top)
+		r.inflight, r.more, r.sentTop = true, more, rd.sent
+		r.progress, r.position = time.Now(), position(rd.theirs, rd.sent)
 	}
-	r.mu.Unlock()
-}
-
-func (r *resender) poke() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	if more {
+		w.n.send(w.peer, &remote.EventBatch{NodeId: w.n.cfg.NodeID, Resend: true, More: true})
 	}
+	w.answerPending(time.Now())
 }
 
 // position sums, over the origins of top, how far digest have reaches
@@ -141,84 +246,4 @@ func covers(have, top map[string]uint64) bool {
 		}
 	}
 	return true
-}
-
-func (r *resender) run(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.wake:
-		case <-timer.C:
-		}
-		now := time.Now()
-		r.mu.Lock()
-		if r.want != nil && !r.running {
-			if due := r.dueLocked(); now.Before(due) {
-				// Deferred: answer the newest digest when the wait ends.
-				timer.Reset(due.Sub(now))
-			} else {
-				r.admit(now)
-			}
-		}
-		var want map[string]uint64
-		if r.ready {
-			want, r.want, r.ready = r.want, nil, false
-		}
-		r.mu.Unlock()
-		if want == nil {
-			continue
-		}
-		r.round(ctx, want)
-		// A request deferred during the round may be due already.
-		r.poke()
-	}
-}
-
-// round sends, for every origin but the peer's own, the stored events
-// after the peer's contiguous prefix, at most ResendBudget of them; when
-// the budget runs out it sends an empty batch with More set so the peer
-// asks again after applying what it got. It records the round (record)
-// before it returns, and before the More batch the peer answers.
-func (r *resender) round(ctx context.Context, theirs map[string]uint64) {
-	ours := r.n.have.maxes()
-	origins := make([]string, 0, len(ours))
-	for o := range ours {
-		if o != r.p.id && ours[o] > theirs[o] {
-			origins = append(origins, o)
-		}
-	}
-	slices.Sort(origins)
-	budget := ResendBudget
-	sent := map[string]uint64{}
-	for _, o := range origins {
-		from := theirs[o]
-		for from < ours[o] {
-			if budget <= 0 {
-				r.record(theirs, sent, true)
-				r.n.send(r.p, &remote.EventBatch{NodeId: r.n.cfg.NodeID, Resend: true, More: true})
-				return
-			}
-			evs, err := r.n.cfg.Store.EventsFromOrigin(ctx, o, from, min(PageSize, budget))
-			if err != nil {
-				if ctx.Err() == nil {
-					r.n.log.Warn("anti-entropy read failed", "peer", r.p.id, "origin", o, "err", err)
-				}
-				r.record(theirs, sent, false)
-				return
-			}
-			if len(evs) == 0 {
-				break
-			}
-			r.n.send(r.p, &remote.EventBatch{NodeId: r.n.cfg.NodeID, Events: ToProto(evs), Resend: true})
-			r.n.m.resent.WithLabelValues(r.p.id).Add(float64(len(evs)))
-			budget -= len(evs)
-			from = evs[len(evs)-1].Seq
-			sent[o] = from
-		}
-	}
-	r.record(theirs, sent, false)
 }

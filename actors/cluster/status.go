@@ -33,39 +33,18 @@ func (s PeerStatus) Detail() string {
 	return fmt.Sprintf("%s, lag=%d events", state, s.Lag)
 }
 
-// Status returns every configured peer's state, in CLUSTER_PEERS order.
-// Safe for concurrent use.
+// Status returns every configured peer's state, in CLUSTER_PEERS order, as
+// the replicator actor last published it (after its last message, and at
+// least every ProbeInterval); a peer counts as settled once StartupGrace
+// has passed even if the actor has not said so yet. Safe for concurrent
+// use.
 func (n *Node) Status() []PeerStatus {
-	now := time.Now()
-	out := make([]PeerStatus, 0, len(n.peers))
-	for _, p := range n.peers {
-		n.settle(p, now)
-		s := PeerStatus{ID: p.id, Addr: p.addr, Connected: p.connected.Load(), Settled: p.settled.Load()}
-		if ns := p.lastSeen.Load(); ns != 0 {
-			s.LastSeen = time.Unix(0, ns)
-		}
-		if d := p.digest(); d != nil {
-			s.Lag = n.have.lag(p.id, d)
-		}
-		out = append(out, s)
+	graceOver := time.Since(n.start) > n.cfg.StartupGrace
+	peers := n.snap.Load().peers
+	out := make([]PeerStatus, len(peers))
+	for i, p := range peers {
+		out[i] = p.status
+		out[i].Settled = out[i].Settled || graceOver
 	}
 	return out
-}
-
-// settle latches p's start-up catch-up as done once this node holds
-// everything p's digest says p holds, or StartupGrace has passed. Safe for
-// concurrent use.
-func (n *Node) settle(p *peer, now time.Time) {
-	if p.settled.Load() {
-		return
-	}
-	if d := p.digest(); d != nil && n.have.covers(d) {
-		if p.settled.CompareAndSwap(false, true) {
-			n.log.Info("caught up with peer", "peer", p.id, "took", now.Sub(n.start).Round(time.Millisecond))
-		}
-		return
-	}
-	if now.Sub(n.start) > n.cfg.StartupGrace && p.settled.CompareAndSwap(false, true) {
-		n.log.Warn("start-up catch-up with peer not complete; serving anyway", "peer", p.id, "grace", n.cfg.StartupGrace)
-	}
 }

@@ -77,7 +77,7 @@ func startTLSNode(t *testing.T, id, addr string, peers []Peer, tlsCfg *tls.Confi
 	}
 	tn.engine = e
 	tn.node, err = Start(t.Context(), Config{
-		NodeID: id, Peers: peers, Engine: e, Store: tn.store, Ingest: tn.ingest, TLS: tlsCfg,
+		NodeID: id, Peers: peers, Engine: e, Store: tn.store, Ingest: IngestFunc(tn.ingest), TLS: tlsCfg,
 		Logger: quietLogger(), Registry: tn.reg,
 		SyncInterval: 200 * time.Millisecond, ProbeInterval: 50 * time.Millisecond,
 	})
