@@ -12,6 +12,7 @@ import (
 
 	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/crypto/eventsig"
+	"github.com/revocd/revocd/internal/backoff"
 	"github.com/revocd/revocd/persistence/redismirror"
 	"github.com/revocd/revocd/revocation"
 	"github.com/revocd/revocd/transport/kafka"
@@ -47,7 +48,7 @@ func Consume(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("consume: KAFKA_BOOTSTRAP: %w", err)
 	}
-	h := &consumeHandler{verifier: verifier, replay: eventsig.NewReplayGuard(cfg.NonceTTL, nil), mirror: mirror, log: log}
+	h := &consumeHandler{verifier: verifier, replay: eventsig.NewReplayGuard(cfg.NonceTTL, nil), mirror: mirror, log: log, retry: consumeRetry}
 	consumer, err := kafka.NewConsumer(kafka.Config{
 		Brokers: brokers, RevocationTopic: cfg.KafkaTopic, TokenTopic: cfg.RefreshTokenTopic,
 		GroupID: "revocd-consume-" + cfg.NodeID, ClientID: "revocd-consume-" + cfg.NodeID, Logger: log.With("component", "kafka"),
@@ -61,6 +62,9 @@ func Consume(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return err
 }
 
+// consumeRetry paces `revocd consume`'s Redis write retries.
+var consumeRetry = backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
+
 // consumeHandler is the Kafka handler of `revocd consume`. It is called
 // from the consumer's goroutine only; the counters may be read concurrently.
 type consumeHandler struct {
@@ -68,49 +72,50 @@ type consumeHandler struct {
 	replay   *eventsig.ReplayGuard
 	mirror   *redismirror.Mirror
 	log      *slog.Logger
+	// retry paces the Redis write retries (the zero Policy: 100 ms
+	// doubling up to 5 s).
+	retry backoff.Policy
 
 	applied, dropped atomic.Int64
 }
 
 // handle verifies e and writes it to Redis. It returns nil once the event
 // is in Redis (or was already: a replay), an error for an event it refuses
-// (the consumer commits past both), and ctx's error if ctx ended while the
-// Redis write was failing (the consumer does not commit it: the event is
-// delivered again after a restart).
+// (the consumer commits past both), and an error wrapping ctx's error if
+// ctx ended while the Redis write was failing (the consumer does not commit
+// it: the event is delivered again after a restart).
+//
+// The receive rule is the node's (eventsig.Screen, as in actors/intake);
+// only the commit differs: a Redis write instead of the audit log.
 func (h *consumeHandler) handle(ctx context.Context, e *revocation.Event) error {
-	if err := e.Validate(); err != nil {
+	accepted, refused := eventsig.Screen(h.verifier, h.replay, []revocation.Event{*e})
+	if len(refused) > 0 {
 		h.dropped.Add(1)
-		return fmt.Errorf("consume: drop malformed event %s: %w", e.EventID, err)
-	}
-	if err := h.verifier.Verify(e); err != nil {
-		h.dropped.Add(1)
-		h.log.Warn("consume: dropped unverifiable event", "event_id", e.EventID, "origin", e.Origin, "err", err)
-		return fmt.Errorf("consume: drop event %s: %w", e.EventID, err)
-	}
-	// A replay is an event already written to Redis: the id is recorded
-	// only after the write succeeded, so an event whose write failed is
-	// written when it comes again.
-	if h.replay.Seen(e.EventID) {
-		h.dropped.Add(1)
-		return nil
-	}
-	// Retry Redis writes until they succeed or we are stopped.
-	for backoff := 100 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
-		err := h.mirror.Deliver(ctx, []revocation.Event{*e})
-		if err == nil {
-			h.replay.Record(e.EventID)
-			h.applied.Add(1)
+		r := refused[0]
+		if r.Reason == eventsig.DropReplay {
+			// Already written: the id is recorded only after the write
+			// succeeded, so an event whose write failed is written when
+			// it comes again.
 			return nil
 		}
-		if errors.Is(err, redismirror.ErrInvalidEvent) {
-			h.dropped.Add(1)
-			return err
-		}
-		h.log.Warn("consume: redis write failed; retrying", "err", err, "backoff", backoff)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
+		h.log.Warn("consume: dropped event", "event_id", e.EventID, "origin", e.Origin, "reason", r.Reason, "err", r.Err)
+		return fmt.Errorf("consume: drop event %s (%s): %w", e.EventID, r.Reason, r.Err)
 	}
+	// Retry Redis writes until they succeed or we are stopped.
+	return backoff.Retry(ctx, h.retry, func(ctx context.Context, attempt int) (bool, error) {
+		err := h.mirror.Deliver(ctx, accepted)
+		switch {
+		case err == nil:
+			h.replay.Record(e.EventID)
+			h.applied.Add(1)
+			return true, nil
+		case errors.Is(err, redismirror.ErrInvalidEvent):
+			h.dropped.Add(1)
+			return true, err
+		case ctx.Err() != nil:
+			return false, err
+		}
+		h.log.Warn("consume: redis write failed; retrying", "err", err, "attempt", attempt)
+		return false, err
+	})
 }

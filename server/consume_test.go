@@ -89,3 +89,18 @@ func TestConsumeRecordsOnlyWrittenEvents(t *testing.T) {
 		}
 	}
 }
+
+// signalHandler is a slog.Handler that reports each record's message on a
+// channel (non-blocking), so a test can wait for a logged retry.
+type signalHandler struct{ msgs chan string }
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.msgs <- r.Message:
+	default:
+	}
+	return nil
+}
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }

@@ -13,9 +13,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/revocd/revocd/actors/audit"
+	"github.com/revocd/revocd/actors/intake"
 	"github.com/revocd/revocd/actors/outbox"
 	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/index"
+	"github.com/revocd/revocd/internal/backoff"
 	"github.com/revocd/revocd/persistence/redismirror"
 	"github.com/revocd/revocd/persistence/sqlitestore"
 	"github.com/revocd/revocd/revocation"
@@ -59,8 +61,15 @@ const (
 	// redisRetryTimeout bounds one background attempt with
 	// REDIS_STARTUP=require (a large keyspace may take longer to SCAN).
 	redisRetryTimeout = time.Minute
-	// redisRetryMax caps the pause between background attempts.
-	redisRetryMax = 5 * time.Second
+)
+
+// Retry schedules.
+var (
+	// redisLoadRetry paces the background attempts of the initial Redis
+	// load (REDIS_STARTUP=require).
+	redisLoadRetry = backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
+	// kafkaRetry paces the retries of a Kafka event whose commit failed.
+	kafkaRetry = backoff.Policy{Initial: 50 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
 )
 
 type propagationDeps struct {
@@ -68,7 +77,7 @@ type propagationDeps struct {
 	Engine      *actor.Engine
 	Store       *sqlitestore.Store
 	Index       *index.Index
-	Ingest      func(ctx context.Context, events []revocation.Event, source string) error
+	Intake      intake.Client
 	MaxLifetime time.Duration
 	Log         *slog.Logger
 	Registry    *prometheus.Registry
@@ -141,7 +150,10 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 			return nil, fmt.Errorf("server: kafka publisher: %w", err)
 		}
 		p.spawnOutbox(d, "kafka", p.pub)
-		consumer, err := kafka.NewConsumer(kcfg, kafkaHandler(d.Ingest, d.Log))
+		// The handler returns once the event is durable or refused, and
+		// retries a failed commit meanwhile: no offset is committed
+		// before its event is durable (see intake.Client.Handler).
+		consumer, err := kafka.NewConsumer(kcfg, d.Intake.Handler("kafka", kafkaRetry, d.Log))
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("server: kafka consumer: %w", err)
@@ -163,32 +175,6 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 		close(p.stopped)
 	}()
 	return p, nil
-}
-
-// kafkaHandler is the Kafka consumer's handler: it ingests one event and
-// returns nil once the event is durable here, or errDropped's wrapper when
-// it was refused (forged, unsigned, malformed, or a replay of an event
-// already durable): both let the consumer commit the record's offset.
-// Anything else (the audit log busy or failing) is retried with backoff
-// until it commits or ctx ends; then it returns ctx's error, which the
-// consumer does not commit. So no offset is committed before its event is
-// durable, and a failed commit is never turned into a "replay" by the
-// retry, because ingest records an event as seen only after its commit.
-func kafkaHandler(ingest func(ctx context.Context, events []revocation.Event, source string) error, log *slog.Logger) func(ctx context.Context, e *revocation.Event) error {
-	return func(ctx context.Context, e *revocation.Event) error {
-		for backoff := 50 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
-			err := ingest(ctx, []revocation.Event{*e}, "kafka")
-			if err == nil || errors.Is(err, errDropped) {
-				return err
-			}
-			log.Warn("kafka: ingest failed; retrying", "event_id", e.EventID, "err", err, "backoff", backoff)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(backoff):
-			}
-		}
-	}
 }
 
 func (p *propagation) spawnOutbox(d propagationDeps, name string, sink outbox.Sink) {
@@ -231,31 +217,25 @@ func loadFromRedis(ctx context.Context, m *redismirror.Mirror, ix *index.Index, 
 // p.redisLoaded. A failed attempt may have applied part of the keys, which
 // is harmless (the next attempt applies them again).
 func (p *propagation) initialLoad(ctx context.Context, ix *index.Index, maxLifetime time.Duration) {
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	_ = backoff.Retry(ctx, redisLoadRetry, func(ctx context.Context, attempt int) (bool, error) {
 		lctx, cancel := context.WithTimeout(ctx, redisRetryTimeout)
 		n, err := loadFromRedis(lctx, p.mirror, ix, maxLifetime)
 		cancel()
 		if err == nil {
 			close(p.redisLoaded)
 			p.log.Info("redis: revocations loaded", "entries", n, "attempts", attempt)
-			return
+			return true, nil
 		}
 		if ctx.Err() != nil {
-			return
+			return false, err
 		}
 		msg := err.Error()
 		p.redisLoadErr.Store(&msg)
 		if attempt == 1 || attempt%20 == 0 {
 			p.log.Warn("redis: initial load failed; /token/validate answers 503 until it succeeds (REDIS_STARTUP=require); retrying", "err", err, "attempt", attempt)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, redisRetryMax)
-	}
+		return false, err
+	})
 }
 
 // whenRedisLoaded calls ready once the initial Redis load no longer holds

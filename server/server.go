@@ -56,6 +56,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	}); err != nil {
 		return fmt.Errorf("server: rebuild index: %w", err)
 	}
+	// The audit writer continues this node's event sequence from the log:
+	// a node that cannot read it must not start (it would reuse numbers).
+	if _, err := store.MaxSeqByOrigin(ctx); err != nil {
+		return fmt.Errorf("server: read the event sequence: %w", err)
+	}
 	alg, err := token.ParseAlgorithm(cfg.JWTAlgorithm)
 	if err != nil {
 		return fmt.Errorf("server: JWT_ALGORITHM: %w", err)
@@ -102,7 +107,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 			}
 		},
 	}), "audit")
-	in := newIntake(ix, cfg.NodeID, eventVerifier, eventsig.NewReplayGuard(cfg.NonceTTL, nil), engine, auditPID, metrics.Registry())
+	intakePID, in, err := startIntake(intakeDeps{
+		Origin: cfg.NodeID, Verifier: eventVerifier, Replay: eventsig.NewReplayGuard(cfg.NonceTTL, nil), Index: ix,
+		Engine: engine, Audit: auditPID, Registry: metrics.Registry(),
+	})
+	if err != nil {
+		return err
+	}
 	cluster, err := startCluster(ctx, clusterDeps{
 		Cfg: cfg, Engine: engine, Store: store, Audit: auditPID, Ingest: in.Ingest, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
 	})
@@ -116,7 +127,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		}
 	}()
 	prop, err := startPropagation(ctx, propagationDeps{
-		Cfg: cfg, Engine: engine, Store: store, Index: ix, Ingest: in.Ingest, MaxLifetime: maxLifetime,
+		Cfg: cfg, Engine: engine, Store: store, Index: ix, Intake: in, MaxLifetime: maxLifetime,
 		Log: log, Registry: metrics.Registry(),
 	})
 	if err != nil {
@@ -231,7 +242,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	// Poison waits for each actor's inbox to drain: the audit writer
 	// commits what it holds before it stops; then the outboxes deliver
 	// what they can within the deadline (the rest stays in the outbox).
-	for _, pid := range []*actor.PID{revokerPID, issuerPID, auditPID} {
+	for _, pid := range []*actor.PID{revokerPID, issuerPID, intakePID, auditPID} {
 		select {
 		case <-engine.Poison(pid).Done():
 		case <-sctx.Done():
