@@ -251,6 +251,49 @@ func TestReadmeFacts(t *testing.T) {
 	}
 }
 
+// TestReadmeNamesExistingTests checks that every test the README cites as
+// the proof of a protection (`TestName` in brackets, as in its Security
+// section) is a test function of the repository: a renamed or deleted
+// regression test must not leave the README pointing at nothing.
+func TestReadmeNamesExistingTests(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cited := regexp.MustCompile("\\[`(Test[A-Za-z0-9_]+)`\\]").FindAllSubmatch(readme, -1)
+	if len(cited) < 10 {
+		t.Fatalf("README.md cites only %d tests in brackets: is the Security section gone?", len(cited))
+	}
+	defined := map[string]bool{}
+	funcRE := regexp.MustCompile(`(?m)^func (Test[A-Za-z0-9_]+)\(`)
+	err = filepath.WalkDir(repoRoot, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules" || d.Name() == "bin") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, "_test.go") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range funcRE.FindAllSubmatch(b, -1) {
+				defined[string(m[1])] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cited {
+		if !defined[string(c[1])] {
+			t.Errorf("README.md cites %s, which is no test function of the repository", c[1])
+		}
+	}
+}
+
 // readmePaths returns the inline-code spans of the README's prose (fenced
 // blocks excluded) that name repository paths.
 func readmePaths(src string) []string {
