@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -91,21 +90,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	}
 	metrics := httpapi.NewMetrics(nil)
 	nm := registerNodeMetrics(metrics.Registry(), ix)
-	// fanOut receives every committed batch on the audit writer's goroutine
-	// and hands it on without blocking. It is set once propagation and the
-	// cluster exist, after the audit writer started: an atomic pointer, so
-	// the writer's goroutine never races the assignment. A batch committed
-	// before it is set is still delivered: the outboxes read the audit log
-	// from their cursors and peers catch up through anti-entropy.
-	var fanOut atomic.Pointer[func(audit.Committed)]
+	// The write path: handlers → issuer / revocation actor → audit writer
+	// (commit, sign, index) → fan-out (outboxes, cluster), each hop a
+	// typed message.
+	fanOutPID := engine.Spawn(newFanOut(cfg.NodeID), "fanout")
 	auditPID := engine.Spawn(audit.New(audit.Config{
 		Store: store, Signer: sec.signer, Index: ix, Origin: cfg.NodeID, Logger: log.With("actor", "audit"),
-		Observe: nm.observeCommit,
-		OnCommit: func(c audit.Committed) {
-			if f := fanOut.Load(); f != nil {
-				(*f)(c)
-			}
-		},
+		Observe: nm.observeCommit, Subscribers: []*actor.PID{fanOutPID},
 	}), "audit")
 	intakePID, in, err := startIntake(intakeDeps{
 		Origin: cfg.NodeID, Verifier: eventVerifier, Replay: eventsig.NewReplayGuard(cfg.NonceTTL, nil), Index: ix,
@@ -133,27 +124,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
-	fanOutFunc := func(c audit.Committed) {
-		prop.notify(c)
-		local := make([]revocation.Event, 0, len(c.Events))
-		for _, e := range c.Events {
-			if e.Origin == cfg.NodeID {
-				local = append(local, e)
-			}
-		}
-		if len(local) > 0 {
-			cluster.Broadcast(local)
-		}
-	}
-	fanOut.Store(&fanOutFunc)
+	engine.Send(fanOutPID, &fanOutTargets{prop: prop, cluster: cluster})
 	issuerPID := engine.Spawn(issuer.New(issuer.Config{
 		Issuer: &token.Issuer{Ring: ring, Issuer: cfg.JWTIssuer}, Ring: ring, Audit: auditPID, Algorithm: alg,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Rotation: cfg.RefreshRotation, ReuseGrace: cfg.RefreshReuseGrace,
 		Logger: log.With("actor", "issuer"), Index: ix,
 	}), "issuer")
 	revokerPID := engine.Spawn(revoker.New(revoker.Config{
-		Audit: auditPID, Issuer: issuerPID, Index: ix, MaxLifetime: maxLifetime, RequestTimeout: cfg.RequestTimeout,
-		Logger: log.With("actor", "revoker"),
+		Audit: auditPID, Issuer: issuerPID, MaxLifetime: maxLifetime, Logger: log.With("actor", "revoker"),
 	}), "revoker")
 
 	// With REDIS_STARTUP=require the index turns ready (validation stops
@@ -163,7 +141,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 
 	api := httpapi.New(httpapi.Deps{
 		Config: cfg, Engine: engine, Issuer: issuerPID, Revoker: revokerPID, Verifier: verifier, Ring: ring,
-		Index: ix, Store: store, ServerKEM: sec.kem, BindingKey: sec.bindingKey, Metrics: metrics, Logger: log,
+		Index: ix, Store: auditLogView{store}, ServerKEM: sec.kem, BindingKey: sec.bindingKey, Metrics: metrics, Logger: log,
 		WaitPublished: prop.waitPublished(),
 		EventKeys: func() []byte {
 			b, _ := eventsig.PublicKeysJSON(eventVerifier)
@@ -242,7 +220,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	// Poison waits for each actor's inbox to drain: the audit writer
 	// commits what it holds before it stops; then the outboxes deliver
 	// what they can within the deadline (the rest stays in the outbox).
-	for _, pid := range []*actor.PID{revokerPID, issuerPID, intakePID, auditPID} {
+	for _, pid := range []*actor.PID{revokerPID, issuerPID, intakePID, auditPID, fanOutPID} {
 		select {
 		case <-engine.Poison(pid).Done():
 		case <-sctx.Done():
@@ -281,7 +259,7 @@ func rotateOnSchedule(ctx context.Context, engine *actor.Engine, issuerPID *acto
 			return
 		case <-t.C:
 			res, err := engine.Request(issuerPID, &issuer.RotateKey{}, 30*time.Second).Result()
-			if r, ok := res.(*issuer.Reply); err == nil && ok && r.Err != nil {
+			if r, ok := res.(*issuer.Failed); err == nil && ok {
 				err = r.Err
 			}
 			if err != nil {

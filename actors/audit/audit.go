@@ -1,14 +1,19 @@
 // Package audit is the audit-writer actor: the single writer of the SQLite
-// audit log. Every state change of revocd (revocations, refresh-token
-// rotation, token events, events received from other nodes) reaches SQLite
-// through it.
+// audit log while the node runs. Every state change of revocd — revocations,
+// refresh-token state, token audit rows, the token key ring, events received
+// from other nodes — reaches SQLite through one of its typed commands
+// (messages.go), executed by the write rule of the same name (rules.go).
+// Not written here: each outbox actor's own delivery cursor (actors/outbox),
+// and the start-up writes made before the actors run (the persisted
+// secrets in server/ and the initial key ring, issuer.LoadRing).
 //
-// Group commit: requests are queued in the actor's state as they arrive, and
-// a flush message the actor sends itself commits everything queued so far in
-// one transaction, signing all new revocation events of the batch with one
-// ML-DSA-65 signature (crypto/eventsig). Only after the commit are the events
-// applied to the in-memory index, handed to OnCommit (outbox, cluster) and the
-// requesters answered: an answer means durable.
+// Group commit: commands are queued in the actor's state as they arrive, and
+// a flush message the actor sends itself executes everything queued so far
+// in one transaction, signing all new revocation events of the batch with
+// one ML-DSA-65 signature (crypto/eventsig). Only after the commit are the
+// events applied to the in-memory index, a Committed message sent to every
+// subscriber (outboxes, cluster fan-out) and the senders answered: an answer
+// means durable. The writer never waits on another actor.
 package audit
 
 import (
@@ -27,52 +32,9 @@ import (
 	"github.com/revocd/revocd/revocation"
 )
 
-// ErrUnavailable is returned to every requester of a batch whose transaction
+// ErrUnavailable is returned to every sender of a batch whose transaction
 // failed; nothing of that batch was committed.
 var ErrUnavailable = errors.New("audit: audit log unavailable")
-
-// Op is one unit of work run inside a group-commit transaction. It may read
-// and write through b.Tx, add revocation events with b.Revoke and token
-// events with b.TokenEvent. Its result is delivered to the requester after
-// the commit. An Op that returns an error does not abort the batch: what it
-// wrote (for example an audit row of a refused refresh) is committed, and
-// the error is the requester's answer. Ops run on the actor goroutine and
-// must not block on other actors.
-type Op func(b *Batch) (any, error)
-
-// Submit asks the writer to run Op in the next group commit. The reply,
-// sent to the sender, is a *Result.
-type Submit struct{ Op Op }
-
-// Record queues token events for the next commit without a reply.
-type Record struct{ TokenEvents []sqlitestore.TokenEvent }
-
-// ApplyRemote queues events received from other nodes (already verified by
-// the receiver). Duplicates are ignored. If sent with a request, the reply is
-// a *Result whose Value is the number of newly inserted events.
-type ApplyRemote struct{ Events []revocation.Event }
-
-// Result is the reply to Submit and ApplyRemote.
-type Result struct {
-	Value any
-	Err   error
-	// LastID is the audit-log position of the batch's last event: once a
-	// destination's outbox cursor reaches it, this result's events were
-	// delivered there.
-	LastID int64
-}
-
-// Committed describes one committed batch, passed to Config.OnCommit.
-type Committed struct {
-	// Events are the revocation events committed by this batch (local and
-	// newly received), in commit order.
-	Events []revocation.Event
-	// LastID is the audit-log position of the last committed event (0 if
-	// the batch held no event).
-	LastID int64
-	// TokenEvents are the token audit rows committed by this batch.
-	TokenEvents []sqlitestore.TokenEvent
-}
 
 // Config configures the writer. Store, Signer and Index are required.
 type Config struct {
@@ -80,19 +42,19 @@ type Config struct {
 	Signer   *eventsig.Signer
 	Index    *index.Index
 	Origin   string
-	MaxBatch int // largest number of queued requests per transaction; default 512
+	MaxBatch int // largest number of queued commands per transaction; default 512
 	Now      func() time.Time
 	Logger   *slog.Logger
-	// OnCommit is called on the actor goroutine after each commit that
-	// contained revocation or token events; it must not block (hand off to
-	// other actors).
-	OnCommit func(Committed)
-	// Observe, if set, receives each batch's size for metrics.
+	// Subscribers receive a *Committed after each commit that contained
+	// revocation or token events.
+	Subscribers []*actor.PID
+	// Observe, if set, receives each batch's size for metrics. It runs on
+	// the writer's goroutine and must not block.
 	Observe func(requests, events int, took time.Duration)
 }
 
 type pending struct {
-	op     Op
+	cmd    command
 	remote []revocation.Event
 	sender *actor.PID
 }
@@ -103,9 +65,25 @@ type writer struct {
 	queue    []pending
 	tokenEvs []sqlitestore.TokenEvent
 	flushing bool
+	// seqErr is set while the local sequence could not be read from the
+	// log: nothing is committed until it is (a guessed sequence would
+	// reuse numbers the log already holds).
+	seqErr error
 }
 
 type flush struct{}
+
+// loadSeq reads the local sequence from the log (at Started, and before a
+// commit while an earlier read failed).
+func (w *writer) loadSeq() error {
+	seqs, err := w.cfg.Store.MaxSeqByOrigin(context.Background())
+	if err != nil {
+		w.seqErr = fmt.Errorf("audit: read the event sequence: %w", err)
+		return w.seqErr
+	}
+	w.seq, w.seqErr = seqs[w.cfg.Origin], nil
+	return nil
+}
 
 // New returns the actor producer of the audit writer.
 func New(cfg Config) actor.Producer {
@@ -125,13 +103,19 @@ func New(cfg Config) actor.Producer {
 func (w *writer) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
-		seqs, err := w.cfg.Store.MaxSeqByOrigin(context.Background())
-		if err != nil {
-			w.cfg.Logger.Error("audit: load sequence", "err", err)
+		if err := w.loadSeq(); err != nil {
+			w.cfg.Logger.Error("audit: cannot read the event sequence; refusing commits until it can", "err", err)
 		}
-		w.seq = seqs[w.cfg.Origin]
-	case *Submit:
-		w.enqueue(c, pending{op: m.Op, sender: c.Sender()})
+	case *CommitRevocation:
+		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
+	case *RevokeRefresh:
+		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
+	case *CreateRefresh:
+		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
+	case *RotateRefresh:
+		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
+	case *PutKeyRing:
+		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
 	case *ApplyRemote:
 		w.enqueue(c, pending{remote: m.Events, sender: c.Sender()})
 	case *Record:
@@ -144,7 +128,10 @@ func (w *writer) Receive(c *actor.Context) {
 			w.scheduleFlush(c)
 		}
 	case actor.Stopped:
-		if len(w.queue) > 0 || len(w.tokenEvs) > 0 {
+		for range 1 + len(w.queue)/w.cfg.MaxBatch {
+			if len(w.queue) == 0 && len(w.tokenEvs) == 0 {
+				break
+			}
 			w.flush(c)
 		}
 	}
@@ -156,7 +143,7 @@ func (w *writer) enqueue(c *actor.Context, p pending) {
 }
 
 // scheduleFlush sends the actor a flush message unless one is in flight.
-// The flush is queued behind every request already in the inbox, so all of
+// The flush is queued behind every command already in the inbox, so all of
 // them join the same transaction.
 func (w *writer) scheduleFlush(c *actor.Context) {
 	if !w.flushing {
@@ -165,23 +152,18 @@ func (w *writer) scheduleFlush(c *actor.Context) {
 	}
 }
 
-// Batch is the group-commit transaction as seen by an Op.
-type Batch struct {
-	// Tx is the open transaction.
-	Tx          *sqlitestore.Tx
+// batch is the open group-commit transaction as the write rules see it.
+type batch struct {
+	tx          *sqlitestore.Tx
 	now         time.Time
 	w           *writer
 	events      []*revocation.Event
 	tokenEvents []sqlitestore.TokenEvent
 }
 
-// Now returns the batch's commit clock reading.
-func (b *Batch) Now() time.Time { return b.now }
-
-// Revoke adds a new local revocation event to the batch. EventID and TS are
+// revoke adds a new local revocation event to the batch. EventID and TS are
 // filled in when empty; Origin, Seq and the signature are assigned at commit.
-// The returned pointer is final once the Op's result is delivered.
-func (b *Batch) Revoke(e revocation.Event) *revocation.Event {
+func (b *batch) revoke(e revocation.Event) *revocation.Event {
 	if e.EventID == "" {
 		// UUIDv7: time-ordered ids keep the audit log's event_id index
 		// append-mostly, which doubles group-commit throughput compared
@@ -200,11 +182,10 @@ func (b *Batch) Revoke(e revocation.Event) *revocation.Event {
 	return ev
 }
 
-// Pending returns the latest revocation event of type typ and value that an
-// earlier Op of this batch added with Revoke, or nil. An Op uses it to see
-// revocations that are not in the audit log yet because the batch has not
-// committed.
-func (b *Batch) Pending(typ revocation.Type, value string) *revocation.Event {
+// pending returns the latest revocation event of type typ and value that an
+// earlier command of this batch added, or nil: a revocation that is not in
+// the audit log yet because the batch has not committed.
+func (b *batch) pending(typ revocation.Type, value string) *revocation.Event {
 	for i := len(b.events) - 1; i >= 0; i-- {
 		if e := b.events[i]; e.Type == typ && e.Value == value {
 			return e
@@ -213,12 +194,12 @@ func (b *Batch) Pending(typ revocation.Type, value string) *revocation.Event {
 	return nil
 }
 
-// TokenEvent adds a token audit row to the batch.
-func (b *Batch) TokenEvent(ev sqlitestore.TokenEvent) error {
+// tokenEvent adds a token audit row to the batch.
+func (b *batch) tokenEvent(ev sqlitestore.TokenEvent) error {
 	if ev.TS == 0 {
 		ev.TS = b.now.UnixMilli()
 	}
-	if err := b.Tx.InsertTokenEvent(ev); err != nil {
+	if err := b.tx.InsertTokenEvent(ev); err != nil {
 		return err
 	}
 	b.tokenEvents = append(b.tokenEvents, ev)
@@ -227,7 +208,7 @@ func (b *Batch) TokenEvent(ev sqlitestore.TokenEvent) error {
 
 func (w *writer) flush(c *actor.Context) {
 	n := min(len(w.queue), w.cfg.MaxBatch)
-	batch := w.queue[:n:n]
+	queued := w.queue[:n:n]
 	w.queue = w.queue[n:]
 	tokenEvs := w.tokenEvs
 	w.tokenEvs = nil
@@ -235,66 +216,104 @@ func (w *writer) flush(c *actor.Context) {
 		w.queue = nil
 	}
 	start := time.Now()
-	results, committed, err := w.commit(batch, tokenEvs)
+	outcomes, inserted, committed, err := w.commit(queued, tokenEvs)
 	if err != nil {
-		w.cfg.Logger.Error("audit: group commit failed", "requests", len(batch), "err", err)
-		for _, p := range batch {
-			reply(c, p.sender, &Result{Err: fmt.Errorf("%w: %w", ErrUnavailable, err)})
+		w.cfg.Logger.Error("audit: group commit failed", "requests", len(queued), "err", err)
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		for _, p := range queued {
+			if p.cmd == nil {
+				reply(c, p.sender, &Result{Err: err})
+			} else {
+				reply(c, p.sender, &Failed{Ref: refOf(p.cmd), Err: err})
+			}
 		}
 		return
 	}
 	for i := range committed.Events {
 		ApplyEvent(w.cfg.Index, &committed.Events[i])
 	}
-	if (len(committed.Events) > 0 || len(committed.TokenEvents) > 0) && w.cfg.OnCommit != nil {
-		w.cfg.OnCommit(committed)
+	if len(committed.Events) > 0 || len(committed.TokenEvents) > 0 {
+		for _, pid := range w.cfg.Subscribers {
+			c.Send(pid, &committed)
+		}
 	}
 	if w.cfg.Observe != nil {
-		w.cfg.Observe(len(batch), len(committed.Events), time.Since(start))
+		w.cfg.Observe(len(queued), len(committed.Events), time.Since(start))
 	}
-	for i, p := range batch {
-		results[i].LastID = committed.LastID
-		reply(c, p.sender, results[i])
+	for i, p := range queued {
+		if p.cmd == nil {
+			reply(c, p.sender, &Result{Inserted: inserted[i]})
+			continue
+		}
+		o := outcomes[i]
+		switch {
+		case o.err != nil:
+			reply(c, p.sender, &Failed{Ref: refOf(p.cmd), Err: o.err})
+		case o.ev != nil:
+			reply(c, p.sender, &Revoked{Ref: refOf(p.cmd), Event: *o.ev, LogID: committed.LastID})
+		default:
+			reply(c, p.sender, o.reply)
+		}
 	}
 }
 
-func reply(c *actor.Context, to *actor.PID, r *Result) {
+// refOf returns the Ref a command carries.
+func refOf(cmd command) Ref {
+	switch m := cmd.(type) {
+	case *CommitRevocation:
+		return m.Ref
+	case *RevokeRefresh:
+		return m.Ref
+	case *CreateRefresh:
+		return m.Ref
+	case *RotateRefresh:
+		return m.Ref
+	case *PutKeyRing:
+		return m.Ref
+	}
+	return Ref{}
+}
+
+func reply(c *actor.Context, to *actor.PID, msg any) {
 	if to != nil {
-		c.Engine().Send(to, r)
+		c.Send(to, msg)
 	}
 }
 
-// commit runs one transaction for the batch. On error nothing was committed
-// and the local sequence counter is restored.
-func (w *writer) commit(batch []pending, tokenEvs []sqlitestore.TokenEvent) (results []*Result, out Committed, err error) {
+// commit runs one transaction for the queued commands. On error nothing was
+// committed and the local sequence counter is restored. inserted[i] is the
+// number of new events of the i-th command when it is an ApplyRemote.
+func (w *writer) commit(queued []pending, tokenEvs []sqlitestore.TokenEvent) (outcomes []outcome, inserted []int, out Committed, err error) {
 	ctx := context.Background()
+	if w.seqErr != nil {
+		if err := w.loadSeq(); err != nil {
+			return nil, nil, out, err
+		}
+	}
 	now := w.cfg.Now()
 	tx, err := w.cfg.Store.Begin(ctx)
 	if err != nil {
-		return nil, out, err
+		return nil, nil, out, err
 	}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback()
 		}
 	}()
-	b := &Batch{Tx: tx, now: now, w: w}
-	results = make([]*Result, len(batch))
+	b := &batch{tx: tx, now: now, w: w}
+	outcomes = make([]outcome, len(queued))
+	inserted = make([]int, len(queued))
 	var remote []revocation.Event
-	remoteCount := make([]int, len(batch))
-	for i, p := range batch {
-		if p.op != nil {
-			v, opErr := p.op(b)
-			results[i] = &Result{Value: v, Err: opErr}
+	for i, p := range queued {
+		if p.cmd != nil {
+			outcomes[i] = p.cmd.apply(b)
 			continue
 		}
-		results[i] = &Result{}
-		remoteCount[i] = len(p.remote)
 		remote = append(remote, p.remote...)
 	}
 	for _, te := range tokenEvs {
-		if err = b.TokenEvent(te); err != nil {
-			return nil, out, err
+		if err = b.tokenEvent(te); err != nil {
+			return nil, nil, out, err
 		}
 	}
 	seqBefore := w.seq
@@ -309,46 +328,44 @@ func (w *writer) commit(batch []pending, tokenEvs []sqlitestore.TokenEvent) (res
 			e.Origin, e.Seq = w.cfg.Origin, w.seq
 		}
 		if err = w.cfg.Signer.SignBatch(b.events); err != nil {
-			return nil, out, fmt.Errorf("sign batch: %w", err)
+			return nil, nil, out, fmt.Errorf("sign batch: %w", err)
 		}
 	}
 	recv := now.UnixMilli()
 	for _, e := range b.events {
 		if _, err = tx.InsertEvent(e, recv); err != nil {
-			return nil, out, err
+			return nil, nil, out, err
 		}
 		out.Events = append(out.Events, *e)
 	}
-	inserted := make([]bool, len(remote))
+	isNew := make([]bool, len(remote))
 	for i := range remote {
-		if inserted[i], err = tx.InsertEvent(&remote[i], recv); err != nil {
-			return nil, out, err
+		if isNew[i], err = tx.InsertEvent(&remote[i], recv); err != nil {
+			return nil, nil, out, err
 		}
-		if inserted[i] {
+		if isNew[i] {
 			out.Events = append(out.Events, remote[i])
 		}
 	}
 	if err = tx.Commit(); err != nil {
-		return nil, out, err
+		return nil, nil, out, err
 	}
 	out.TokenEvents = b.tokenEvents
 	k := 0
-	for i := range batch {
-		if batch[i].op == nil {
-			n := 0
-			for j := k; j < k+remoteCount[i]; j++ {
-				if inserted[j] {
-					n++
+	for i, p := range queued {
+		if p.cmd == nil {
+			for range p.remote {
+				if isNew[k] {
+					inserted[i]++
 				}
+				k++
 			}
-			k += remoteCount[i]
-			results[i].Value = n
 		}
 	}
 	if len(out.Events) > 0 {
 		out.LastID, _ = w.cfg.Store.LastEventID(ctx)
 	}
-	return results, out, nil
+	return outcomes, inserted, out, nil
 }
 
 // ApplyEvent applies one committed revocation event to the index. It is

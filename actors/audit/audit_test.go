@@ -45,9 +45,14 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{engine: e, store: store, signer: signer, ix: index.New(index.Options{}), commits: make(chan Committed, 1024)}
+	sub := e.SpawnFunc(func(c *actor.Context) {
+		if m, ok := c.Message().(*Committed); ok {
+			f.commits <- *m
+		}
+	}, "subscriber")
 	f.pid = e.Spawn(New(Config{
 		Store: store, Signer: signer, Index: f.ix, Origin: "node-1",
-		OnCommit: func(c Committed) { f.commits <- c },
+		Subscribers: []*actor.PID{sub},
 		Observe: func(requests, events int, _ time.Duration) {
 			f.batches.Add(1)
 			for {
@@ -62,19 +67,25 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) submit(t *testing.T, op Op) *Result {
+// submit sends cmd and returns the writer's reply.
+func (f *fixture) submit(t *testing.T, cmd any) any {
 	t.Helper()
-	res, err := f.engine.Request(f.pid, &Submit{Op: op}, 10*time.Second).Result()
+	res, err := f.engine.Request(f.pid, cmd, 10*time.Second).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.(*Result)
+	return res
 }
 
-func revokeOp(value string) Op {
-	return func(b *Batch) (any, error) {
-		return b.Revoke(revocation.Event{Type: revocation.TypeJTI, Value: value, ExpiresAt: b.Now().Add(time.Hour).UnixMilli()}), nil
+// revoke commits a jti revocation and returns the writer's *Revoked.
+func (f *fixture) revoke(t *testing.T, value string) *Revoked {
+	t.Helper()
+	res := f.submit(t, &CommitRevocation{Type: revocation.TypeJTI, Value: value, MaxLifetime: time.Hour})
+	r, ok := res.(*Revoked)
+	if !ok {
+		t.Fatalf("reply %T %+v, want *Revoked", res, res)
 	}
+	return r
 }
 
 // TestGroupCommit: concurrent revocations share transactions, every answer
@@ -90,12 +101,13 @@ func TestGroupCommit(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			value := "jti-" + string(rune('a'+i%26)) + time.Now().Format("150405.000000000")
-			r := f.submit(t, revokeOp(value))
-			if r.Err != nil || r.LastID == 0 {
-				t.Errorf("result %+v", r)
+			res, err := f.engine.Request(f.pid, &CommitRevocation{Type: revocation.TypeJTI, Value: value, MaxLifetime: time.Hour}, 10*time.Second).Result()
+			r, ok := res.(*Revoked)
+			if err != nil || !ok || r.LogID == 0 {
+				t.Errorf("result %T %+v (%v)", res, res, err)
 				return
 			}
-			ev := r.Value.(*revocation.Event)
+			ev := &r.Event
 			if f.ix.Check(ev.Value, "", "", 0) != index.JTI {
 				t.Errorf("event %s not in the index when answered", ev.Value)
 			}
@@ -134,17 +146,20 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
-func TestOpErrorDoesNotAbortBatchAndRemoteIsIdempotent(t *testing.T) {
+// TestRefusalDoesNotAbortBatchAndRemoteIsIdempotent: a refused command's
+// audit row is committed and the refusal is its answer.
+func TestRefusalDoesNotAbortBatchAndRemoteIsIdempotent(t *testing.T) {
 	f := newFixture(t)
-	refused := errors.New("refused")
-	r := f.submit(t, func(b *Batch) (any, error) {
-		if err := b.TokenEvent(sqlitestore.TokenEvent{Event: "binding_mismatch", Subject: "s", JTI: "j"}); err != nil {
-			return nil, err
-		}
-		return nil, refused
-	})
-	if !errors.Is(r.Err, refused) {
-		t.Fatalf("op error = %v", r.Err)
+	created := f.submit(t, &CreateRefresh{Ref: Ref{ID: 7}, Row: sqlitestore.RefreshToken{
+		JTI: "j", Subject: "s", FamilyID: "fam", BindingHash: []byte("right"), IssuedAt: time.Now().UnixMilli(), ExpiresAt: time.Now().Add(time.Hour).UnixMilli(),
+	}})
+	if r, ok := created.(*RefreshCreated); !ok || r.ID != 7 {
+		t.Fatalf("create = %T %+v, want *RefreshCreated echoing ID 7", created, created)
+	}
+	<-f.commits
+	res := f.submit(t, &RotateRefresh{Ref: Ref{ID: 8}, OldJTI: "j", Subject: "s", BindingHash: []byte("wrong"), AccessJTI: "a"})
+	if r, ok := res.(*Failed); !ok || !errors.Is(r.Err, ErrBindingMismatch) || r.ID != 8 {
+		t.Fatalf("rotate with a wrong binding = %T %+v, want *Failed ErrBindingMismatch echoing ID 8", res, res)
 	}
 	select {
 	case c := <-f.commits:
@@ -166,7 +181,7 @@ func TestOpErrorDoesNotAbortBatchAndRemoteIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := res.(*Result).Value.(int); got != want {
+		if got := res.(*Result).Inserted; got != want {
 			t.Fatalf("inserted %d, want %d", got, want)
 		}
 	}
@@ -177,12 +192,12 @@ func TestOpErrorDoesNotAbortBatchAndRemoteIsIdempotent(t *testing.T) {
 
 func TestSequenceContinuesAfterRestart(t *testing.T) {
 	f := newFixture(t)
-	f.submit(t, revokeOp("a"))
-	f.submit(t, revokeOp("b"))
+	f.revoke(t, "a")
+	f.revoke(t, "b")
 	<-f.engine.Poison(f.pid).Done()
 	f.pid = f.engine.Spawn(New(Config{Store: f.store, Signer: f.signer, Index: f.ix, Origin: "node-1"}), "audit2")
-	r := f.submit(t, revokeOp("c"))
-	if got := r.Value.(*revocation.Event).Seq; got != 3 {
+	r := f.revoke(t, "c")
+	if got := r.Event.Seq; got != 3 {
 		t.Fatalf("seq after restart = %d, want 3", got)
 	}
 }

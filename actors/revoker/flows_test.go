@@ -52,6 +52,10 @@ type fixture struct {
 	revoker *actor.PID
 	gate    *gate      // non-nil when the issuer and revoker write through a gate
 	gatePID *actor.PID // the gate's actor
+	// hold, when set, runs once on the audit writer's goroutine after its
+	// next commit (through Config.Observe): holdWriter keeps it busy.
+	hold atomic.Pointer[func()]
+	ring *token.Ring
 }
 
 type fixtureOpts struct {
@@ -78,7 +82,13 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	}
 	f := &fixture{t: t, engine: e, clk: clk, store: store, ix: index.New(index.Options{Now: clk.Now})}
 	f.ix.SetReady()
-	f.audit = e.Spawn(audit.New(audit.Config{Store: store, Signer: signer, Index: f.ix, Origin: "node-1", Now: clk.Now}), "audit")
+	f.audit = e.Spawn(audit.New(audit.Config{Store: store, Signer: signer, Index: f.ix, Origin: "node-1", Now: clk.Now,
+		Observe: func(int, int, time.Duration) {
+			if h := f.hold.Swap(nil); h != nil {
+				(*h)()
+			}
+		},
+	}), "audit")
 	writeTo := f.audit
 	if o.gated {
 		f.gate = &gate{arrived: make(chan struct{}, 16)}
@@ -90,12 +100,13 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		t.Fatal(err)
 	}
 	ring := token.NewRing(key)
+	f.ring = ring
 	f.issuer = e.Spawn(issuer.New(issuer.Config{
 		Issuer: &token.Issuer{Ring: ring, Issuer: "test", Now: clk.Now}, Ring: ring, Audit: writeTo,
 		Algorithm: token.AlgHS256, AccessTTL: testAccessTTL, RefreshTTL: testRefreshTTL, Rotation: true,
 		ReuseGrace: o.grace, Now: clk.Now, Index: f.ix,
 	}), "issuer")
-	f.revoker = e.Spawn(New(Config{Audit: writeTo, Issuer: f.issuer, Index: f.ix, MaxLifetime: testMaxLife, Now: clk.Now}), "revoker")
+	f.revoker = e.Spawn(New(Config{Audit: writeTo, Issuer: f.issuer, MaxLifetime: testMaxLife}), "revoker")
 	t.Cleanup(func() {
 		for _, pid := range []*actor.PID{f.revoker, f.issuer, f.audit} {
 			<-e.Poison(pid).Done()
@@ -104,27 +115,64 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	return f
 }
 
-// ask sends msg to pid and returns the audit writer's *audit.Result (or
-// the issuer's *issuer.Reply converted to one).
-func (f *fixture) ask(pid *actor.PID, msg any) *audit.Result {
+// answer is an actor's typed answer, folded for the assertions: Value is
+// the issued token (issuer.Issued), the *issuer.Pair, the committed
+// *revocation.Event or the *AlreadyRevoked; Err the error of a *Failed.
+type answer struct {
+	Value any
+	Err   error
+}
+
+// ask sends msg to pid and returns its answer.
+func (f *fixture) ask(pid *actor.PID, msg any) *answer {
 	f.t.Helper()
 	return result(f.t, f.engine.Request(pid, msg, 10*time.Second))
 }
 
-func result(t *testing.T, resp *actor.Response) *audit.Result {
+func result(t *testing.T, resp *actor.Response) *answer {
 	t.Helper()
 	v, err := resp.Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	switch r := v.(type) {
-	case *audit.Result:
-		return r
-	case *issuer.Reply:
-		return &audit.Result{Value: r.Value, Err: r.Err}
+	case *issuer.Issued:
+		return &answer{Value: *r}
+	case *issuer.Pair:
+		return &answer{Value: r}
+	case *issuer.Rotated:
+		return &answer{Value: r}
+	case *issuer.Failed:
+		return &answer{Err: r.Err}
+	case *Revoked:
+		return &answer{Value: &r.Event}
+	case *AlreadyRevoked:
+		return &answer{Value: r}
+	case *Failed:
+		return &answer{Err: r.Err}
 	}
 	t.Fatalf("unexpected reply %T", v)
 	return nil
+}
+
+// holdWriter keeps the audit writer busy on its goroutine, right after a
+// commit, until the returned release is called: messages sent meanwhile
+// wait in its inbox and join its next group commit.
+func (f *fixture) holdWriter() (release func()) {
+	f.t.Helper()
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	h := func() {
+		close(entered)
+		<-unblock
+	}
+	f.hold.Store(&h)
+	f.engine.Send(f.audit, &audit.Record{TokenEvents: []sqlitestore.TokenEvent{{Event: "test_hold", Subject: "-", JTI: "-"}}})
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		f.t.Fatal("the audit writer did not commit the hold record")
+	}
+	return func() { close(unblock) }
 }
 
 // claims of a signed token: jti, sub and iat, read from its payload.
@@ -252,7 +300,7 @@ type gateActor struct {
 
 func (a *gateActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
-	case *audit.Submit:
+	case *audit.CommitRevocation, *audit.RevokeRefresh, *audit.CreateRefresh, *audit.RotateRefresh, *audit.PutKeyRing:
 		a.g.held = append(a.g.held, held{m, c.Sender()})
 		a.g.arrived <- struct{}{}
 	case release:
@@ -456,19 +504,13 @@ func TestRevokeJTIAndRefreshInOneBatch(t *testing.T) {
 	p := r.Value.(*issuer.Pair)
 
 	// Keep the audit writer busy while both operations reach its inbox.
-	entered, unblock := make(chan struct{}), make(chan struct{})
-	f.engine.Send(f.audit, &audit.Submit{Op: func(*audit.Batch) (any, error) {
-		close(entered)
-		<-unblock
-		return nil, nil
-	}})
-	<-entered
+	unblock := f.holdWriter()
 	revoked := f.engine.Request(f.revoker, &Revoke{Type: revocation.TypeJTI, Value: p.Refresh.JTI}, 10*time.Second)
 	f.waitArrived()
 	refreshed := f.engine.Request(f.issuer, refreshMsg(p), 10*time.Second)
 	f.waitArrived()
 	f.releaseGate()
-	close(unblock)
+	unblock()
 
 	if r := result(t, revoked); r.Err != nil {
 		t.Fatal(r.Err)
@@ -501,13 +543,7 @@ func TestRevokeRefreshRepeatedInOneBatch(t *testing.T) {
 	}
 	p := r.Value.(*issuer.Pair)
 
-	entered, unblock := make(chan struct{}), make(chan struct{})
-	f.engine.Send(f.audit, &audit.Submit{Op: func(*audit.Batch) (any, error) {
-		close(entered)
-		<-unblock
-		return nil, nil
-	}})
-	<-entered
+	unblock := f.holdWriter()
 	const n = 3
 	resps := make([]*actor.Response, n)
 	for i := range resps {
@@ -515,7 +551,7 @@ func TestRevokeRefreshRepeatedInOneBatch(t *testing.T) {
 		f.waitArrived()
 	}
 	f.releaseGate()
-	close(unblock)
+	unblock()
 
 	var first string
 	for i, resp := range resps {

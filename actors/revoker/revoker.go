@@ -1,11 +1,20 @@
 // Package revoker is the revocation actor: it turns revocation requests
-// (POST /revoke, refresh-token logout, OAuth 2.0 revocation) into revocation
-// events with the right lifetime and side effects, and hands them to the
-// audit writer, which answers the requester once the event is durable.
+// (POST /revoke, refresh-token logout, OAuth 2.0 revocation) into audit
+// writer commands with the right lifetime, and answers the requester once
+// the event is durable.
+//
+// A revocation's walk: the handler sends *Revoke or *RevokeRefresh; the
+// actor sends the matching audit command (carrying the requester in its
+// audit.Ref); the audit writer commits, signs, applies to the index and
+// replies here; the actor forwards the typed answer (*Revoked,
+// *AlreadyRevoked or *Failed) to the requester. For revoke_kid of the
+// current signing key the actor first sends the issuer a RotateKey and
+// commits the revocation only when the issuer's *issuer.Rotated arrives, so
+// the key is out of use before the revocation is acknowledged. The actor
+// never waits inside Receive.
 package revoker
 
 import (
-	"errors"
 	"log/slog"
 	"time"
 
@@ -13,39 +22,30 @@ import (
 
 	"github.com/revocd/revocd/actors/audit"
 	"github.com/revocd/revocd/actors/issuer"
-	"github.com/revocd/revocd/index"
-	"github.com/revocd/revocd/persistence/sqlitestore"
 	"github.com/revocd/revocd/revocation"
 )
 
-// ErrUnknownRefresh is returned when a refresh token to revoke is not known
-// to this node's audit log.
-var ErrUnknownRefresh = errors.New("Unknown refresh token")
+// ErrUnavailable (errors.Is) is the error of a *Failed answer whose audit
+// transaction failed: nothing was recorded.
+var ErrUnavailable = audit.ErrUnavailable
 
-// ErrNoIndex is returned for a subject revocation when Config.Index is nil:
-// its cutoff cannot be reserved.
-var ErrNoIndex = errors.New("revoker: subject revocation needs the revocation index")
+// ErrNoIndex is returned for a subject revocation when the audit writer has
+// no revocation index: its cutoff cannot be reserved.
+var ErrNoIndex = audit.ErrNoIndex
 
 // Config configures the revocation actor.
 type Config struct {
-	Audit  *actor.PID
+	Audit *actor.PID
+	// Issuer, if set, rotates the signing key before a revoke_kid of it is
+	// committed.
 	Issuer *actor.PID
-	// Index is the node's revocation index; a subject revocation reserves
-	// its cutoff there (index.Index.ReserveSubCutoff) so that it covers
-	// every token issued before it and none issued after. Required for
-	// revoke_sub.
-	Index *index.Index
 	// MaxLifetime is the longest lifetime of any token the service issues:
 	// the default lifetime of a revocation whose token expiry is unknown.
 	MaxLifetime time.Duration
-	// RequestTimeout bounds the wait for a key rotation on revoke_kid.
-	RequestTimeout time.Duration
-	Now            func() time.Time
-	Logger         *slog.Logger
+	Logger      *slog.Logger
 }
 
-// Revoke asks for a revocation. The reply, from the audit writer, is an
-// *audit.Result whose Value is the committed *revocation.Event.
+// Revoke asks for a revocation. The answer is *Revoked or *Failed.
 type Revoke struct {
 	Type   revocation.Type
 	Value  string
@@ -53,162 +53,109 @@ type Revoke struct {
 	Reason string
 }
 
-// RevokeRefresh revokes one refresh token (logout). The reply is an
-// *audit.Result whose Value is the committed *revocation.Event of the
-// refresh jti (also when an earlier request of the same group commit
-// revoked it), or an *AlreadyRevoked when this node's refresh-token state
-// shows the token revoked already: then nothing is written.
+// RevokeRefresh revokes one refresh token (logout). The answer is *Revoked
+// with the event of the refresh jti (also when an earlier request of the
+// same group commit revoked it), *AlreadyRevoked when this node's
+// refresh-token state shows the token revoked already (then nothing is
+// written), or *Failed.
 type RevokeRefresh struct {
 	JTI       string
 	ExpiresAt time.Time
 }
 
-// AlreadyRevoked is the reply value of a RevokeRefresh for a token that was
-// revoked before: nothing was written. EventID and LogID (its audit-log
-// position, revocation_events.id) name the stored revocation event of the
-// token's jti when there is one (see sqlitestore.Tx.JTIRevocation); both
-// are zero when the token died otherwise (a subject revocation, or a
-// revoke_jti with an explicit TTL).
+// Revoked answers a revocation: the committed event, and LogID, the
+// audit-log position whose delivery to a destination makes it published
+// there.
+type Revoked struct {
+	Event revocation.Event
+	LogID int64
+}
+
+// AlreadyRevoked answers a RevokeRefresh of a token revoked before: nothing
+// was written. EventID and LogID (its audit-log position) name the stored
+// revocation event of the token's jti when there is one; both are zero
+// when the token died otherwise (a subject revocation, or a revoke_jti with
+// an explicit TTL).
 type AlreadyRevoked struct {
 	EventID string
 	LogID   int64
 }
 
-type revokerActor struct{ cfg Config }
+// Failed answers a revocation that was not recorded. Err wraps
+// ErrUnavailable when the audit log failed.
+type Failed struct{ Err error }
+
+// kidRevocation is a revoke_kid waiting for the issuer's rotation.
+type kidRevocation struct {
+	msg       *Revoke
+	requester *actor.PID
+}
+
+type revokerActor struct {
+	cfg     Config
+	nextID  uint64
+	waiting map[uint64]kidRevocation
+}
 
 // New returns the actor producer.
 func New(cfg Config) actor.Producer {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 5 * time.Second
-	}
-	return func() actor.Receiver { return &revokerActor{cfg: cfg} }
+	return func() actor.Receiver { return &revokerActor{cfg: cfg, waiting: map[uint64]kidRevocation{}} }
 }
 
 // Receive implements actor.Receiver.
 func (a *revokerActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case *Revoke:
-		a.revoke(c, m)
-	case *RevokeRefresh:
-		op := func(b *audit.Batch) (any, error) { return revokeRefreshOp(b, m) }
-		c.Engine().SendWithSender(a.cfg.Audit, &audit.Submit{Op: op}, c.Sender())
-	}
-}
-
-// revokeRefreshOp runs inside the group-commit transaction: it marks the
-// refresh token revoked and emits the revocation event of its jti, unless
-// the token was revoked already (then it writes nothing: repeating a logout
-// must not amplify into events fanned out to every destination).
-func revokeRefreshOp(b *audit.Batch, m *RevokeRefresh) (any, error) {
-	row, revoked, err := b.Tx.RevokeRefresh(m.JTI, "logout")
-	if err != nil {
-		return nil, err
-	}
-	exp := m.ExpiresAt.UnixMilli()
-	if !revoked && row.JTI != "" {
-		if ev := b.Pending(revocation.TypeJTI, m.JTI); ev != nil {
-			return ev, nil // revoked by an earlier request of this batch
-		}
-		prev := &AlreadyRevoked{}
-		id, logID, found, err := b.Tx.JTIRevocation(m.JTI, max(exp, row.ExpiresAt))
-		if err != nil {
-			return nil, err
-		}
-		if found {
-			prev.EventID, prev.LogID = id, logID
-		}
-		return prev, nil
-	}
-	// Unknown here (a token of another node) or revoked just now.
-	if revoked && row.ExpiresAt > exp {
-		exp = row.ExpiresAt
-	}
-	if exp <= b.Now().UnixMilli() {
-		// Expired, but still inside the verifier's leeway.
-		exp = b.Now().Add(time.Minute).UnixMilli()
-	}
-	_ = b.TokenEvent(sqlitestore.TokenEvent{Event: "refresh_revoke", Subject: row.Subject, JTI: m.JTI})
-	return b.Revoke(revocation.Event{Type: revocation.TypeJTI, Value: m.JTI, ExpiresAt: exp, Reason: "refresh token revoked"}), nil
-}
-
-func (a *revokerActor) revoke(c *actor.Context, m *Revoke) {
-	if m.Type == revocation.TypeKid && a.cfg.Issuer != nil {
-		// The issuer must stop signing with a revoked key before the
-		// revocation is acknowledged.
-		res, err := c.Engine().Request(a.cfg.Issuer, &issuer.RotateKey{IfCurrent: m.Value}, a.cfg.RequestTimeout).Result()
-		if err == nil {
-			if r, ok := res.(*issuer.Reply); ok && r.Err != nil {
-				err = r.Err
-			}
-		}
-		if err != nil {
-			a.cfg.Logger.Error("revoker: rotate revoked key", "kid", m.Value, "err", err)
-			c.Respond(&audit.Result{Err: err})
+		if m.Type == revocation.TypeKid && a.cfg.Issuer != nil {
+			// The issuer must stop signing with a revoked key before the
+			// revocation is acknowledged: rotate first, commit on its reply.
+			a.nextID++
+			a.waiting[a.nextID] = kidRevocation{msg: m, requester: c.Sender()}
+			c.Send(a.cfg.Issuer, &issuer.RotateKey{IfCurrent: m.Value, ID: a.nextID})
 			return
 		}
+		a.commit(c, m, c.Sender())
+	case *RevokeRefresh:
+		c.Send(a.cfg.Audit, &audit.RevokeRefresh{Ref: audit.Ref{To: c.Sender()}, JTI: m.JTI, ExpiresAt: m.ExpiresAt})
+
+	case *issuer.Rotated:
+		if w, ok := a.take(m.ID); ok {
+			a.commit(c, w.msg, w.requester)
+		}
+	case *issuer.Failed:
+		if w, ok := a.take(m.ID); ok {
+			a.cfg.Logger.Error("revoker: rotate revoked key", "kid", w.msg.Value, "err", m.Err)
+			reply(c, w.requester, &Failed{Err: m.Err})
+		}
+
+	case *audit.Revoked:
+		reply(c, m.To, &Revoked{Event: m.Event, LogID: m.LogID})
+	case *audit.AlreadyRevoked:
+		reply(c, m.To, &AlreadyRevoked{EventID: m.EventID, LogID: m.LogID})
+	case *audit.Failed:
+		reply(c, m.To, &Failed{Err: m.Err})
 	}
-	cfg := a.cfg
-	op := func(b *audit.Batch) (any, error) { return revokeOp(b, cfg, m) }
-	c.Engine().SendWithSender(a.cfg.Audit, &audit.Submit{Op: op}, c.Sender())
 }
 
-// revokeOp runs inside the group-commit transaction: it records the
-// revocation event of m with its side effects on the refresh-token state.
-func revokeOp(b *audit.Batch, cfg Config, m *Revoke) (any, error) {
-	now := b.Now()
-	ev := revocation.Event{Type: m.Type, Value: m.Value, Reason: m.Reason}
-	if ev.Reason == "" {
-		ev.Reason = "api"
-	}
-	exp := now.Add(cfg.MaxLifetime)
-	switch m.Type {
-	case revocation.TypeJTI:
-		// If the jti is a refresh token's, its stored state is revoked in
-		// this same transaction, so a refresh queued behind this
-		// revocation (even in the same batch) cannot rotate it. (One
-		// already revoked keeps the default lifetime, a safe upper bound.)
-		row, _, err := b.Tx.RevokeRefreshIfActive(m.Value, "revoked by jti")
-		if err != nil {
-			return nil, err
-		}
-		if row.ExpiresAt > now.UnixMilli() {
-			exp = time.UnixMilli(row.ExpiresAt) // known from the audit log
-		}
-	case revocation.TypeSub:
-		if cfg.Index == nil {
-			return nil, ErrNoIndex
-		}
-		// The cutoff is reserved under the index's subject lock, so this
-		// revocation covers every token issued before it and none issued
-		// after it, even within one second; TS carries it to every node
-		// (revocation.Event.SubCutoff). Tokens with iat <= cutoff live at
-		// most MaxLifetime past it.
-		cutoff := cfg.Index.ReserveSubCutoff(m.Value)
-		ev.TS = subEventTS(cutoff, now)
-		exp = time.UnixMilli(ev.TS).Add(cfg.MaxLifetime)
-		if _, err := b.Tx.RevokeRefreshBySubject(m.Value, ev.TS, "subject revoked"); err != nil {
-			return nil, err
-		}
-	}
-	if m.TTL > 0 {
-		exp = now.Add(m.TTL)
-	}
-	ev.ExpiresAt = exp.UnixMilli()
-	return b.Revoke(ev), nil
+func (a *revokerActor) take(id uint64) (kidRevocation, bool) {
+	w, ok := a.waiting[id]
+	delete(a.waiting, id)
+	return w, ok
 }
 
-// subEventTS returns the TS (Unix ms) of a subject revocation with the
-// given cutoff committed at now: now itself when the cutoff is now's
-// second, else the cutoff's first millisecond, so that TS/1000 == cutoff.
-func subEventTS(cutoff int64, now time.Time) int64 {
-	if now.Unix() == cutoff {
-		return now.UnixMilli()
+// commit sends the audit writer the revocation m of requester.
+func (a *revokerActor) commit(c *actor.Context, m *Revoke, requester *actor.PID) {
+	c.Send(a.cfg.Audit, &audit.CommitRevocation{
+		Ref:  audit.Ref{To: requester},
+		Type: m.Type, Value: m.Value, TTL: m.TTL, Reason: m.Reason, MaxLifetime: a.cfg.MaxLifetime,
+	})
+}
+
+func reply(c *actor.Context, to *actor.PID, msg any) {
+	if to != nil {
+		c.Send(to, msg)
 	}
-	return cutoff * 1000
 }

@@ -25,7 +25,6 @@ import (
 	"github.com/revocd/revocd/crypto/kex"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
-	"github.com/revocd/revocd/persistence/sqlitestore"
 )
 
 // Check is one dependency's readiness.
@@ -51,7 +50,8 @@ type Deps struct {
 	Verifier *token.Verifier
 	Ring     *token.Ring
 	Index    *index.Index
-	Store    *sqlitestore.Store
+	// Store is the read side of the audit log (AuditLog).
+	Store AuditLog
 	// ServerKEM is the long-term X-Wing key advertised as kyber_public_key.
 	ServerKEM *kex.StaticKey
 	// BindingKey keys the hash under which client bindings are stored.

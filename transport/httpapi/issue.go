@@ -3,7 +3,7 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -99,20 +99,23 @@ func (a *API) issue(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	r, _ := res.(*issuer.Reply)
-	if r == nil || r.Err != nil {
-		return replyError(r)
+	iss, err := issued(res)
+	if err != nil {
+		return err
 	}
-	iss := r.Value.(issuer.Issued)
 	writeJSON(ctx, http.StatusOK, issueResponse{AccessToken: iss.Token, TokenType: "bearer", ExpiresIn: iss.ExpiresIn, JTI: iss.JTI, Subject: req.Subject.Value})
 	return nil
 }
 
-func replyError(r *issuer.Reply) error {
-	if r == nil {
-		return errors.New("httpapi: unexpected reply from issuer")
+// issued unpacks the issuer's answer to IssueAccess.
+func issued(res any) (*issuer.Issued, error) {
+	switch r := res.(type) {
+	case *issuer.Issued:
+		return r, nil
+	case *issuer.Failed:
+		return nil, r.Err
 	}
-	return r.Err
+	return nil, fmt.Errorf("httpapi: unexpected answer %T from the issuer", res)
 }
 
 func b64(b []byte) *string {

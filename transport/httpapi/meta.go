@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -127,11 +128,15 @@ func (a *API) rotateKey(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	r, _ := res.(*issuer.Reply)
-	if r == nil || r.Err != nil {
-		return replyError(r)
+	var rot *issuer.Rotated
+	switch r := res.(type) {
+	case *issuer.Rotated:
+		rot = r
+	case *issuer.Failed:
+		return r.Err
+	default:
+		return fmt.Errorf("httpapi: unexpected answer %T from the issuer", res)
 	}
-	rot := r.Value.(*issuer.Rotated)
 	writeJSON(ctx, http.StatusOK, map[string]any{"rotated": rot.Rotated, "kid": rot.Kid})
 	return nil
 }

@@ -68,11 +68,11 @@ func (a *API) refreshActive(ctx context.Context, t *token.Token) (bool, error) {
 	if a.d.Index.CheckBytes(t.JTI, t.Sub, keyID(t.Key), t.Iat) != index.None || a.d.Store == nil {
 		return false, nil
 	}
-	row, ok, err := a.d.Store.GetRefresh(ctx, t.ID())
+	st, ok, err := a.d.Store.RefreshState(ctx, t.ID())
 	if err != nil {
 		return false, err
 	}
-	return ok && !row.Revoked && row.RetiredAt == 0, nil
+	return ok && !st.Revoked && !st.Retired, nil
 }
 
 // oauthIntrospect serves POST /oauth2/introspect (RFC 7662): active plus

@@ -7,13 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/actors/audit"
 	"github.com/revocd/revocd/actors/issuer"
 	"github.com/revocd/revocd/actors/revoker"
 	"github.com/revocd/revocd/crypto/kex"
@@ -104,26 +104,27 @@ func (a *API) refreshCreate(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// askPair sends msg to the issuer and maps the audit writer's reply.
+// askPair sends msg to the issuer and maps its typed answer, sent once the
+// refresh token's state is durable.
 func (a *API) askPair(msg any) (*issuer.Pair, error) {
 	res, err := a.ask(a.d.Issuer, msg)
 	if err != nil {
 		return nil, err
 	}
-	r, _ := res.(*audit.Result)
-	if r == nil {
-		return nil, errors.New("httpapi: unexpected reply from issuer")
+	switch r := res.(type) {
+	case *issuer.Pair:
+		return r, nil
+	case *issuer.Failed:
+		switch {
+		case errors.Is(r.Err, issuer.ErrRefreshUnknown), errors.Is(r.Err, issuer.ErrRefreshRevoked),
+			errors.Is(r.Err, issuer.ErrBindingMismatch), errors.Is(r.Err, issuer.ErrRefreshReused):
+			return nil, errorf(http.StatusUnauthorized, "%s", r.Err.Error())
+		case errors.Is(r.Err, issuer.ErrUnavailable):
+			return nil, errorf(http.StatusServiceUnavailable, "Audit log unavailable; try again")
+		}
+		return nil, r.Err
 	}
-	switch {
-	case r.Err == nil:
-		return r.Value.(*issuer.Pair), nil
-	case errors.Is(r.Err, issuer.ErrRefreshUnknown), errors.Is(r.Err, issuer.ErrRefreshRevoked),
-		errors.Is(r.Err, issuer.ErrBindingMismatch), errors.Is(r.Err, issuer.ErrRefreshReused):
-		return nil, errorf(http.StatusUnauthorized, "%s", r.Err.Error())
-	case errors.Is(r.Err, audit.ErrUnavailable):
-		return nil, errorf(http.StatusServiceUnavailable, "Audit log unavailable; try again")
-	}
-	return nil, r.Err
+	return nil, fmt.Errorf("httpapi: unexpected answer %T from the issuer", res)
 }
 
 // verifyRefresh verifies a refresh token: signature, algorithm, issuer,

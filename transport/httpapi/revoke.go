@@ -3,13 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/actors/audit"
 	"github.com/revocd/revocd/actors/revoker"
 	"github.com/revocd/revocd/revocation"
 )
@@ -62,8 +62,9 @@ func (a *API) revoke(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// commitRevocation sends msg to the revocation actor and waits for the
-// durable commit. It returns the event id of the revocation and the
+// commitRevocation sends msg (a *revoker.Revoke or *revoker.RevokeRefresh)
+// to the revocation actor and waits for its one typed answer, sent once the
+// revocation is durable. It returns the event id of the revocation and the
 // audit-log position whose delivery makes it published: the committed
 // batch's last event for a new revocation, the stored event for a refresh
 // token revoked before (revoker.AlreadyRevoked; both zero when that has no
@@ -73,23 +74,18 @@ func (a *API) commitRevocation(msg any) (eventID string, logID int64, err error)
 	if err != nil {
 		return "", 0, err
 	}
-	r, _ := res.(*audit.Result)
-	if r == nil {
-		return "", 0, errors.New("httpapi: unexpected reply from revocation actor")
-	}
-	if r.Err != nil {
-		if errors.Is(r.Err, audit.ErrUnavailable) {
+	switch r := res.(type) {
+	case *revoker.Revoked:
+		return r.Event.EventID, r.LogID, nil
+	case *revoker.AlreadyRevoked:
+		return r.EventID, r.LogID, nil
+	case *revoker.Failed:
+		if errors.Is(r.Err, revoker.ErrUnavailable) {
 			return "", 0, errorf(http.StatusServiceUnavailable, "Audit log unavailable; the revocation was not recorded")
 		}
 		return "", 0, r.Err
 	}
-	switch v := r.Value.(type) {
-	case *revocation.Event:
-		return v.EventID, r.LastID, nil
-	case *revoker.AlreadyRevoked:
-		return v.EventID, v.LogID, nil
-	}
-	return "", 0, errors.New("httpapi: unexpected revocation result")
+	return "", 0, fmt.Errorf("httpapi: unexpected answer %T from the revocation actor", res)
 }
 
 // published waits (bounded by PUBLISH_WAIT_MS) for Kafka's acknowledgement.

@@ -1,0 +1,265 @@
+package audit
+
+import (
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/revocd/revocd/persistence/sqlitestore"
+	"github.com/revocd/revocd/revocation"
+)
+
+// The write rules: what each command does inside the group-commit
+// transaction. They are ordinary functions of the open batch; they read and
+// write through b.tx, add revocation events with b.revoke and token audit
+// rows with b.tokenEvent. A rule that refuses a command returns an error
+// without aborting the batch: what it wrote (for example the audit row of a
+// refused refresh) is committed.
+
+// Refusals of RotateRefresh, the requester's answer.
+var (
+	ErrRefreshUnknown  = errors.New("Invalid refresh token")
+	ErrRefreshRevoked  = errors.New("Refresh token has been revoked")
+	ErrBindingMismatch = errors.New("Client binding mismatch")
+	ErrRefreshReused   = errors.New("Refresh token reuse detected; the token family has been revoked")
+)
+
+// ErrNoIndex is returned for a subject revocation when Config.Index is nil:
+// its cutoff cannot be reserved.
+var ErrNoIndex = errors.New("audit: subject revocation needs the revocation index")
+
+func (m *CommitRevocation) apply(b *batch) outcome {
+	ev, err := commitRevocation(b, m)
+	return outcome{ev: ev, err: err}
+}
+
+func (m *RevokeRefresh) apply(b *batch) outcome {
+	ev, prev, err := revokeRefresh(b, m)
+	if prev != nil {
+		prev.Ref = m.Ref
+		return outcome{reply: prev}
+	}
+	return outcome{ev: ev, err: err}
+}
+
+func (m *CreateRefresh) apply(b *batch) outcome {
+	if err := b.tx.InsertRefresh(m.Row); err != nil {
+		return outcome{err: err}
+	}
+	_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "refresh_create", Subject: m.Row.Subject, JTI: m.Row.JTI, Detail: "family=" + m.Row.FamilyID})
+	return outcome{reply: &RefreshCreated{Ref: m.Ref}}
+}
+
+func (m *RotateRefresh) apply(b *batch) outcome {
+	sub, err := rotateRefresh(b, m)
+	if err != nil {
+		return outcome{err: err}
+	}
+	return outcome{reply: &RefreshRotated{Ref: m.Ref, Subject: sub}}
+}
+
+func (m *PutKeyRing) apply(b *batch) outcome {
+	if err := b.tx.PutKV(m.Name, m.Blob); err != nil {
+		return outcome{err: err}
+	}
+	return outcome{reply: &KeyRingStored{Ref: m.Ref}}
+}
+
+// commitRevocation records the revocation event of m with its side effects
+// on the refresh-token state.
+func commitRevocation(b *batch, m *CommitRevocation) (*revocation.Event, error) {
+	now := b.now
+	ev := revocation.Event{Type: m.Type, Value: m.Value, Reason: m.Reason}
+	if ev.Reason == "" {
+		ev.Reason = "api"
+	}
+	exp := now.Add(m.MaxLifetime)
+	switch m.Type {
+	case revocation.TypeJTI:
+		// If the jti is a refresh token's, its stored state is revoked in
+		// this same transaction, so a refresh queued behind this
+		// revocation (even in the same batch) cannot rotate it. (One
+		// already revoked keeps the default lifetime, a safe upper bound.)
+		row, _, err := b.tx.RevokeRefreshIfActive(m.Value, "revoked by jti")
+		if err != nil {
+			return nil, err
+		}
+		if row.ExpiresAt > now.UnixMilli() {
+			exp = time.UnixMilli(row.ExpiresAt) // known from the audit log
+		}
+	case revocation.TypeSub:
+		if b.w.cfg.Index == nil {
+			return nil, ErrNoIndex
+		}
+		// The cutoff is reserved under the index's subject lock, so this
+		// revocation covers every token issued before it and none issued
+		// after it, even within one second; TS carries it to every node
+		// (revocation.Event.SubCutoff). Tokens with iat <= cutoff live at
+		// most MaxLifetime past it.
+		cutoff := b.w.cfg.Index.ReserveSubCutoff(m.Value)
+		ev.TS = subEventTS(cutoff, now)
+		exp = time.UnixMilli(ev.TS).Add(m.MaxLifetime)
+		if _, err := b.tx.RevokeRefreshBySubject(m.Value, ev.TS, "subject revoked"); err != nil {
+			return nil, err
+		}
+	}
+	if m.TTL > 0 {
+		exp = now.Add(m.TTL)
+	}
+	ev.ExpiresAt = exp.UnixMilli()
+	return b.revoke(ev), nil
+}
+
+// subEventTS returns the TS (Unix ms) of a subject revocation with the
+// given cutoff committed at now: now itself when the cutoff is now's
+// second, else the cutoff's first millisecond, so that TS/1000 == cutoff.
+func subEventTS(cutoff int64, now time.Time) int64 {
+	if now.Unix() == cutoff {
+		return now.UnixMilli()
+	}
+	return cutoff * 1000
+}
+
+// revokeRefresh marks the refresh token revoked and emits the revocation
+// event of its jti, unless the token was revoked already (then it writes
+// nothing: repeating a logout must not amplify into events fanned out to
+// every destination).
+func revokeRefresh(b *batch, m *RevokeRefresh) (*revocation.Event, *AlreadyRevoked, error) {
+	row, revoked, err := b.tx.RevokeRefresh(m.JTI, "logout")
+	if err != nil {
+		return nil, nil, err
+	}
+	exp := m.ExpiresAt.UnixMilli()
+	if !revoked && row.JTI != "" {
+		if ev := b.pending(revocation.TypeJTI, m.JTI); ev != nil {
+			return ev, nil, nil // revoked by an earlier command of this batch
+		}
+		prev := &AlreadyRevoked{}
+		id, logID, found, err := b.tx.JTIRevocation(m.JTI, max(exp, row.ExpiresAt))
+		if err != nil {
+			return nil, nil, err
+		}
+		if found {
+			prev.EventID, prev.LogID = id, logID
+		}
+		return nil, prev, nil
+	}
+	// Unknown here (a token of another node) or revoked just now.
+	if revoked && row.ExpiresAt > exp {
+		exp = row.ExpiresAt
+	}
+	if exp <= b.now.UnixMilli() {
+		// Expired, but still inside the verifier's leeway.
+		exp = b.now.Add(time.Minute).UnixMilli()
+	}
+	_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "refresh_revoke", Subject: row.Subject, JTI: m.JTI})
+	return b.revoke(revocation.Event{Type: revocation.TypeJTI, Value: m.JTI, ExpiresAt: exp, Reason: "refresh token revoked"}), nil, nil
+}
+
+// rotateRefresh checks the refresh token's state and binding, detects
+// reuse, and records the rotation. It returns the family's subject.
+func rotateRefresh(b *batch, m *RotateRefresh) (string, error) {
+	now := b.now
+	row, ok, err := b.tx.GetRefresh(m.OldJTI)
+	if err != nil {
+		return "", err
+	}
+	if !ok || row.Subject != m.Subject {
+		return "", ErrRefreshUnknown
+	}
+	if row.Revoked {
+		_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "refresh_revoked_use", Subject: row.Subject, JTI: row.JTI})
+		return "", ErrRefreshRevoked
+	}
+	if !hmac.Equal(row.BindingHash, m.BindingHash) {
+		_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "binding_mismatch", Subject: row.Subject, JTI: row.JTI})
+		return "", ErrBindingMismatch
+	}
+	next := m.Next
+	if row.RetiredAt != 0 {
+		retry, err := toleratedRetry(b, m, row)
+		if err != nil {
+			return "", err
+		}
+		if !retry {
+			if err := revokeFamily(b, m.AccessTTL, row.Subject, row.FamilyID); err != nil {
+				return "", err
+			}
+			_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "reuse_detected", Subject: row.Subject, JTI: row.JTI, Detail: "family=" + row.FamilyID})
+			return "", ErrRefreshReused
+		}
+		// Retry within the grace period: the child issued for the first
+		// attempt is retired in favour of the one issued now, so the
+		// family keeps a single live branch, and row names the new child
+		// (a further retry of row is then again the immediate predecessor).
+		if err := b.tx.RetireRefresh(row.ReplacedBy, next.JTI, now.UnixMilli()); err != nil {
+			return "", err
+		}
+		if err := b.tx.SupersedeRefresh(row.JTI, next.JTI); err != nil {
+			return "", err
+		}
+	}
+	if next != nil {
+		if row.RetiredAt == 0 {
+			if err := b.tx.RetireRefresh(row.JTI, next.JTI, now.UnixMilli()); err != nil {
+				return "", err
+			}
+		}
+		child := sqlitestore.RefreshToken{
+			JTI: next.JTI, Subject: row.Subject, FamilyID: row.FamilyID, ParentJTI: row.JTI, BindingHash: row.BindingHash,
+			IssuedAt: now.UnixMilli(), ExpiresAt: next.ExpiresAt.UnixMilli(), AccessJTI: m.AccessJTI,
+		}
+		if err := b.tx.InsertRefresh(child); err != nil {
+			return "", err
+		}
+	}
+	_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "refresh", Subject: row.Subject, JTI: row.JTI, Detail: "access=" + m.AccessJTI})
+	return row.Subject, nil
+}
+
+// toleratedRetry reports whether presenting the retired token row is a
+// client retry the reuse grace period tolerates: rotation is on, row was
+// retired at most ReuseGrace ago, and row is the immediate predecessor of
+// the family's live token (its recorded successor is neither retired nor
+// revoked, and was rotated from row). Anything older is reuse.
+func toleratedRetry(b *batch, m *RotateRefresh, row sqlitestore.RefreshToken) (bool, error) {
+	if m.Next == nil || m.ReuseGrace <= 0 || row.ReplacedBy == "" ||
+		b.now.Sub(time.UnixMilli(row.RetiredAt)) > m.ReuseGrace {
+		return false, nil
+	}
+	child, ok, err := b.tx.GetRefresh(row.ReplacedBy)
+	if err != nil {
+		return false, err
+	}
+	return ok && !child.Revoked && child.RetiredAt == 0 && child.ParentJTI == row.JTI, nil
+}
+
+// revokeFamily revokes every refresh token of a family of subject and the
+// access tokens issued from it, with revocation events so the index and
+// every other node enforce it.
+func revokeFamily(b *batch, accessTTL time.Duration, subject, family string) error {
+	rows, err := b.tx.RevokeRefreshFamily(family, "reuse detected")
+	if err != nil {
+		return fmt.Errorf("audit: revoke refresh family %s: %w", family, err)
+	}
+	now := b.now
+	// An access token expires AccessTTL after its iat, which the index may
+	// have set a few seconds ahead of the clock (IssueIat); no token of the
+	// subject issued so far has an iat above the current floor.
+	accessBase := now
+	if ix := b.w.cfg.Index; ix != nil {
+		if floor := time.Unix(ix.IssueIat(subject), 0); floor.After(accessBase) {
+			accessBase = floor
+		}
+	}
+	for _, r := range rows {
+		if r.ExpiresAt > now.UnixMilli() {
+			b.revoke(revocation.Event{Type: revocation.TypeJTI, Value: r.JTI, ExpiresAt: r.ExpiresAt, Reason: "refresh token reuse: family " + family})
+		}
+		if r.AccessJTI != "" {
+			b.revoke(revocation.Event{Type: revocation.TypeJTI, Value: r.AccessJTI, ExpiresAt: accessBase.Add(accessTTL).UnixMilli(), Reason: "refresh token reuse: family " + family})
+		}
+	}
+	return nil
+}
