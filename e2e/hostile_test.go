@@ -997,21 +997,41 @@ func TestHostileIssuedTokensAlwaysValidate(t *testing.T) {
 
 // TestHostileRateLimitKeyedOnUnverifiedAuthorization: the per-client rate
 // limit must not be escaped by sending a different (wrong) Authorization
-// header with every request.
+// header with every request. The node is configured as the README tells a
+// user to (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST); a limiter that limits
+// nothing fails the test.
 func TestHostileRateLimitKeyedOnUnverifiedAuthorization(t *testing.T) {
 	n := startNode(t, "", []string{"RATE_LIMIT_PER_SECOND=1", "RATE_LIMIT_BURST=3"})
 	c := newAPIClient(n.URL, 10*time.Second)
 	defer c.close()
 	body := `{"refresh_token":"x","client_binding":"d"}`
-	// Sanity: without an Authorization header one client is limited.
+	// Without an Authorization header one client is limited: of 10
+	// back-to-back requests at most the burst (3, plus one refilled token
+	// per second elapsed) pass; every 429 names a Retry-After in seconds and
+	// carries {"detail"}.
+	start := time.Now()
 	limited := 0
 	for i := 0; i < 10; i++ {
-		if code, _, _ := c.call("POST", "/token/refresh", body); code == 429 {
-			limited++
+		code, b, h, err := c.callFull("POST", "/token/refresh", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != 429 {
+			continue
+		}
+		limited++
+		if ra, err := strconv.Atoi(h.Get("Retry-After")); err != nil || ra < 1 {
+			t.Errorf("429 with Retry-After %q, want a whole number of seconds >= 1", h.Get("Retry-After"))
+		}
+		var e struct {
+			Detail string `json:"detail"`
+		}
+		if json.Unmarshal(b, &e) != nil || !strings.Contains(strings.ToLower(e.Detail), "rate limit") {
+			t.Errorf("429 body %s, want {\"detail\": \"Rate limit exceeded...\"}", b)
 		}
 	}
-	if limited == 0 {
-		t.Skip("rate limiting is not active in this build (RATE_LIMIT_PER_SECOND)")
+	if maxPassed := 3 + int(time.Since(start)/time.Second); 10-limited > maxPassed {
+		t.Fatalf("RATE_LIMIT_PER_SECOND=1 RATE_LIMIT_BURST=3: %d of 10 back-to-back requests passed, want at most %d", 10-limited, maxPassed)
 	}
 	// The same client inventing a new Authorization header per request.
 	limited = 0
