@@ -3,7 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"github.com/revocd/revocd/revocation"
+	"github.com/revocd/revocd/transport/wire"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,39 +11,24 @@ import (
 
 // Rotated is the answer of POST /admin/keys/rotate: Kid is the new current
 // signing key.
-type Rotated struct {
-	Rotated bool   `json:"rotated"`
-	Kid     string `json:"kid"`
-}
+type Rotated = wire.Rotated
 
 // Event is one revocation event of GET /revocations: the shared
 // revocation.Event (times in Unix milliseconds; Time converts TS).
-type Event = revocation.Event
+type Event = wire.Event
 
 // EventPage is one page of GET /revocations. Next is the position to ask
 // for next (equal to the requested one when the page is empty).
-type EventPage struct {
-	Events []Event `json:"events"`
-	Next   int64   `json:"next"`
-}
+type EventPage = wire.EventPage
 
 // Health is the answer of GET /health.
-type Health struct {
-	OK bool `json:"ok"`
-}
+type Health = wire.Health
 
 // Check is one dependency's readiness.
-type Check struct {
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
-}
+type Check = wire.Check
 
 // Readiness is the answer of GET /ready.
-type Readiness struct {
-	Ready  bool                      `json:"ready"`
-	Checks map[string]Check          `json:"checks"`
-	Outbox map[string]map[string]any `json:"outbox,omitempty"`
-}
+type Readiness = wire.Readiness
 
 // RotateKey makes a fresh token signing key current (admin endpoint).
 func (c *Client) RotateKey(ctx context.Context) (*Rotated, error) {

@@ -71,7 +71,7 @@ func TestRequests(t *testing.T) {
 			answer: `{"valid":true,"claims":{"exp":1795632223,"sub":"a"},"revoked":false,"message":"ok"}`,
 			call:   func(c *Client) (any, error) { return c.Validate(ctx, "tok", false) },
 			method: "POST", path: "/token/validate",
-			wantBody: `{"check_revocation":false,"token":"tok"}`,
+			wantBody: `{"token":"tok","check_revocation":false}`,
 			checkResp: func(t *testing.T, v any) {
 				r := v.(*Validation)
 				if !r.Valid || r.Claims["exp"] != json.Number("1795632223") {

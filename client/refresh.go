@@ -9,48 +9,23 @@ import (
 	"net/http"
 
 	"github.com/revocd/revocd/crypto/kex"
+	"github.com/revocd/revocd/transport/wire"
 )
 
 // RefreshCreateRequest is the body of POST /token/refresh/create.
-type RefreshCreateRequest struct {
-	Subject          string         `json:"subject"`
-	ClientBinding    string         `json:"client_binding"`
-	AdditionalClaims map[string]any `json:"additional_claims,omitempty"`
-}
+type RefreshCreateRequest = wire.RefreshCreateRequest
 
 // RefreshCreateResponse is the answer of POST /token/refresh/create.
-type RefreshCreateResponse struct {
-	RefreshToken     string `json:"refresh_token"`
-	AccessToken      string `json:"access_token"`
-	TokenType        string `json:"token_type"`
-	ExpiresIn        int64  `json:"expires_in"`
-	RefreshExpiresIn int64  `json:"refresh_expires_in"`
-	RefreshJTI       string `json:"refresh_jti"`
-	AccessJTI        string `json:"access_jti"`
-	Subject          string `json:"subject"`
-	KyberPublicKey   string `json:"kyber_public_key"`
-}
+type RefreshCreateResponse = wire.RefreshCreateResponse
 
 // RefreshRequest is the body of POST /token/refresh. ClientPublicKey is the
 // base64 ephemeral public key for forward secrecy (empty: none).
-type RefreshRequest struct {
-	RefreshToken    string `json:"refresh_token"`
-	ClientBinding   string `json:"client_binding"`
-	ClientPublicKey string `json:"client_public_key,omitempty"`
-}
+type RefreshRequest = wire.RefreshRequest
 
 // RefreshResponse is the answer of POST /token/refresh. RefreshToken is nil
 // when the server does not rotate refresh tokens; the key-exchange fields
 // are nil when no client_public_key was sent.
-type RefreshResponse struct {
-	AccessToken         string  `json:"access_token"`
-	RefreshToken        *string `json:"refresh_token"`
-	TokenType           string  `json:"token_type"`
-	ExpiresIn           int64   `json:"expires_in"`
-	ServerPublicKey     *string `json:"server_public_key"`
-	EncryptedSessionKey *string `json:"encrypted_session_key"`
-	AccessJTI           string  `json:"access_jti"`
-}
+type RefreshResponse = wire.RefreshResponse
 
 // Exchange is a refresh with a forward-secret key exchange: the server's
 // answer plus the session key the client opened from it.

@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"net/http"
+
+	"github.com/revocd/revocd/transport/wire"
 )
 
 // Revocation types of POST /revoke.
@@ -12,22 +14,14 @@ const (
 	RevokeKid = "revoke_kid"
 )
 
-// RevokeRequest is the body of POST /revoke.
-type RevokeRequest struct {
-	Type  string `json:"type"`
-	Value string `json:"value"`
-	// TTLSeconds is how long the revocation lives; 0 lets the server choose.
-	TTLSeconds int64  `json:"ttl_seconds,omitempty"`
-	Reason     string `json:"reason,omitempty"`
-}
+// RevokeRequest is the body of POST /revoke. TTLSeconds 0 lets the server
+// choose how long the revocation lives.
+type RevokeRequest = wire.RevokeRequest
 
 // RevokeResponse is the answer of POST /revoke and POST
 // /token/refresh/revoke. Published is true when Kafka acknowledged the event
 // before the answer.
-type RevokeResponse struct {
-	EventID   string `json:"event_id"`
-	Published bool   `json:"published"`
-}
+type RevokeResponse = wire.RevokeResponse
 
 // Revoke records a durable revocation (admin endpoint).
 func (c *Client) Revoke(ctx context.Context, req RevokeRequest) (*RevokeResponse, error) {

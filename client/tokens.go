@@ -8,42 +8,25 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/revocd/revocd/transport/wire"
 )
 
-// IssueRequest is the body of POST /token.
-type IssueRequest struct {
-	Subject string `json:"subject"`
-	// ExpiresMinutes is the token lifetime; 0 means the server's default.
-	ExpiresMinutes   int            `json:"expires_minutes,omitempty"`
-	AdditionalClaims map[string]any `json:"additional_claims,omitempty"`
-}
+// IssueRequest is the body of POST /token. ExpiresMinutes 0 means the
+// server's default.
+type IssueRequest = wire.IssueRequest
 
 // IssueResponse is the answer of POST /token.
-type IssueResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	JTI         string `json:"jti"`
-	Subject     string `json:"subject"`
-}
+type IssueResponse = wire.IssueResponse
 
 // Validation is the answer of POST /token/validate.
-type Validation struct {
-	Valid   bool           `json:"valid"`
-	Claims  map[string]any `json:"claims"`
-	Revoked bool           `json:"revoked"`
-	Message string         `json:"message"`
-}
+type Validation = wire.Validation
 
 // Inspection is the answer of GET /token/inspect, plus the token's header
 // decoded locally (unverified).
 type Inspection struct {
-	Header           map[string]any `json:"header,omitempty"`
-	Claims           map[string]any `json:"claims"`
-	Revoked          bool           `json:"revoked"`
-	RevocationReason *string        `json:"revocation_reason"`
-	Note             string         `json:"note,omitempty"`
-	Error            string         `json:"error,omitempty"`
+	Header map[string]any `json:"header,omitempty"`
+	wire.Inspection
 }
 
 // Issue creates an access token (admin endpoint).
@@ -58,7 +41,7 @@ func (c *Client) Issue(ctx context.Context, req IssueRequest) (*IssueResponse, e
 // Validate verifies token; checkRevocation false skips the revocation check.
 // A token that is invalid or revoked is not an error: see Validation.
 func (c *Client) Validate(ctx context.Context, token string, checkRevocation bool) (*Validation, error) {
-	body := map[string]any{"token": token, "check_revocation": checkRevocation}
+	body := wire.ValidateRequest{Token: token, CheckRevocation: checkRevocation}
 	var out Validation
 	if err := c.do(ctx, request{method: http.MethodPost, path: "/token/validate", body: body}, &out); err != nil {
 		return nil, err

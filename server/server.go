@@ -139,8 +139,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	prop.whenRedisLoaded(ix.SetReady)
 	log.Info("revocation index loaded", "active_revocations", loaded, "took", time.Since(startAt).Round(time.Millisecond))
 
-	api := httpapi.New(httpapi.Deps{
-		Config: cfg, Engine: engine, Issuer: issuerPID, Revoker: revokerPID, Verifier: verifier, Ring: ring,
+	api, err := httpapi.New(httpapi.Deps{
+		Options: httpapi.Options{
+			Dev: cfg.Dev, AdminAPIKeys: cfg.AdminAPIKeys, RequestTimeout: cfg.RequestTimeout,
+			AccessTTL: cfg.AccessTTL, MaxAccessTTL: cfg.MaxAccessTTL, Leeway: cfg.Leeway,
+			PublishWait: cfg.PublishWait, MaxBatchTokens: cfg.MaxBatchTokens,
+			RateLimitPerSecond: cfg.RateLimitPerSecond, RateLimitBurst: cfg.RateLimitBurst,
+		},
+		Engine: engine, Issuer: issuerPID, Revoker: revokerPID, Verifier: verifier, Ring: ring,
 		Index: ix, Store: auditLogView{store}, ServerKEM: sec.kem, BindingKey: sec.bindingKey, Metrics: metrics, Logger: log,
 		WaitPublished: prop.waitPublished(),
 		EventKeys: func() []byte {
@@ -166,6 +172,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 			return r
 		},
 	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	srv := &fasthttp.Server{
 		Handler:               api.Handler(),
 		Name:                  "revocd",

@@ -56,11 +56,18 @@ func newFixture(tb testing.TB, revokedEntries int) *fixture {
 		f.tokens = append(f.tokens, tok)
 	}
 	ix.SetReady()
-	api := httpapi.New(httpapi.Deps{
-		Config: cfg, Ring: ring, Index: ix, Metrics: httpapi.NewMetrics(nil),
+	api, err := httpapi.New(httpapi.Deps{
+		Options: httpapi.Options{
+			Dev: cfg.Dev, RequestTimeout: cfg.RequestTimeout, AccessTTL: cfg.AccessTTL, MaxAccessTTL: cfg.MaxAccessTTL,
+			Leeway: cfg.Leeway, MaxBatchTokens: cfg.MaxBatchTokens,
+		},
+		Ring: ring, Index: ix, Metrics: httpapi.NewMetrics(nil),
 		Verifier: token.NewVerifier(ring, token.VerifierOptions{Issuer: cfg.JWTIssuer, Leeway: cfg.Leeway}),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	f.handler = api.Handler()
 	return f
 }

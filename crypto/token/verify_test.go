@@ -627,12 +627,37 @@ func TestMessage(t *testing.T) {
 	tok := f.issue(t, AlgHS256, Spec{})
 	f.clk.t = t0.Add(time.Hour)
 	_, err := verifyErr(f, tok)
-	if Message(err) != "Token has expired" || !strings.Contains(err.Error(), "Token has expired") {
+	if Message(err) != "Token has expired" || !errors.Is(err, ErrExpired) {
 		t.Fatalf("%v -> %q", err, Message(err))
 	}
-	if Message(nil) != "" || Message(errors.New("x")) != "Invalid token" ||
-		Message(fmt.Errorf("ctx: %w", ErrSignature)) != "Invalid signature" {
-		t.Fatal("Message")
+	// Message is the one place sentinels become the seed's texts; the
+	// sentinels' own texts are package-prefixed and lower case.
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("x"), MessageInvalid},
+		{ErrTooLarge, "Token is too large"},
+		{fmt.Errorf("ctx: %w", ErrMalformed), "Malformed token"},
+		{ErrAlgorithm, "Invalid token algorithm"},
+		{ErrUnknownKey, "Unknown signing key"},
+		{fmt.Errorf("ctx: %w", ErrSignature), "Invalid signature"},
+		{ErrKeyRevoked, "Token has been revoked"},
+		{ErrExpired, "Token has expired"},
+		{ErrNotYetValid, "Token is not yet valid"},
+		{ErrIssuer, "Invalid token issuer"},
+		{ErrReservedClaim, "Reserved claim name"},
+	} {
+		if got := Message(tc.err); got != tc.want {
+			t.Errorf("Message(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+		if tc.err != nil && tc.want != MessageInvalid && (!strings.HasPrefix(tc.err.Error(), "token: ") && !strings.HasPrefix(tc.err.Error(), "ctx: token: ")) {
+			t.Errorf("sentinel text %q is not package-prefixed", tc.err)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = Message(err) }); n != 0 {
+		t.Errorf("Message allocates %v times", n)
 	}
 	var nilV *Verifier
 	if nilV.Verify(nil, &Token{}) == nil || f.ver.Verify(nil, nil) == nil {

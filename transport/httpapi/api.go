@@ -12,8 +12,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -21,29 +23,26 @@ import (
 	"github.com/anthdm/hollywood/actor"
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/crypto/kex"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
+	"github.com/revocd/revocd/transport/wire"
 )
 
-// Check is one dependency's readiness.
-type Check struct {
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
-}
+// Check is one dependency's readiness (the wire type).
+type Check = wire.Check
 
-// Readiness is the /ready report.
-type Readiness struct {
-	Ready  bool                      `json:"ready"`
-	Checks map[string]Check          `json:"checks"`
-	Outbox map[string]map[string]any `json:"outbox,omitempty"`
-}
+// Readiness is the /ready report (the wire type).
+type Readiness = wire.Readiness
 
-// Deps are the collaborators of the API. All fields but Publisher, Ready,
-// EventKeys and Metrics are required.
+// Deps are the settings and collaborators of the API. Options, Verifier,
+// Ring and Index are required; Engine, Issuer, Revoker, Store, ServerKEM
+// and BindingKey are required by the write endpoints (issue, revoke,
+// refresh, key rotation, event feed). WaitPublished, Ready, EventKeys,
+// Metrics and Logger are optional.
 type Deps struct {
-	Config   *config.Config
+	// Options are the API's settings, validated by New.
+	Options  Options
 	Engine   *actor.Engine
 	Issuer   *actor.PID
 	Revoker  *actor.PID
@@ -70,7 +69,7 @@ type Deps struct {
 // API serves revocd's HTTP API. It is safe for concurrent use.
 type API struct {
 	d       Deps
-	cfg     *config.Config
+	cfg     *Options
 	log     *slog.Logger
 	admin   [][32]byte
 	limit   *limiter
@@ -78,19 +77,28 @@ type API struct {
 	started time.Time
 }
 
-// New returns the API over deps.
-func New(d Deps) *API {
+// New returns the API over d. It refuses invalid d.Options with an error
+// wrapping ErrInvalidOptions, and missing required collaborators.
+func New(d Deps) (*API, error) {
+	if err := d.Options.validate(); err != nil {
+		return nil, err
+	}
+	if d.Verifier == nil || d.Ring == nil || d.Index == nil {
+		return nil, fmt.Errorf("%w: Deps.Verifier, Ring and Index are required", ErrInvalidOptions)
+	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(nil)
 	}
-	a := &API{d: d, cfg: d.Config, log: d.Logger, started: time.Now(), limit: newLimiter(d.Config.RateLimitPerSecond, d.Config.RateLimitBurst)}
-	for _, k := range d.Config.AdminAPIKeys {
+	d.Options.AdminAPIKeys = slices.Clone(d.Options.AdminAPIKeys)
+	a := &API{d: d, log: d.Logger, started: time.Now(), limit: newLimiter(d.Options.RateLimitPerSecond, d.Options.RateLimitBurst)}
+	a.cfg = &a.d.Options
+	for _, k := range d.Options.AdminAPIKeys {
 		a.admin = append(a.admin, sha256.Sum256([]byte(k)))
 	}
-	return a
+	return a, nil
 }
 
 // route is one endpoint.
@@ -120,7 +128,7 @@ func (a *API) Handler() fasthttp.RequestHandler {
 		label := path
 		if !ok {
 			label = "unmatched"
-			a.writeError(ctx, errNotFound)
+			a.writeError(ctx, ErrNotFound)
 			a.d.Metrics.observe(label, ctx.Response.StatusCode(), start)
 			return
 		}
@@ -140,7 +148,7 @@ func (a *API) Handler() fasthttp.RequestHandler {
 				allow += x.method
 			}
 			ctx.Response.Header.Set("Allow", allow)
-			a.writeError(ctx, errorf(http.StatusMethodNotAllowed, "Method Not Allowed"))
+			a.writeError(ctx, ErrMethodNotAllowed)
 			a.d.Metrics.observe(rs[0].name, ctx.Response.StatusCode(), start)
 			return
 		}
@@ -148,7 +156,7 @@ func (a *API) Handler() fasthttp.RequestHandler {
 		if ok, wait := a.limitFor(ctx, r); !ok {
 			a.writeError(ctx, errRateLimited(ctx, wait))
 		} else if r.admin && !a.authorized(ctx) {
-			a.writeError(ctx, errUnauthorized)
+			a.writeError(ctx, ErrUnauthorized)
 		} else if err := r.handler(ctx); err != nil {
 			a.writeError(ctx, err)
 		}
@@ -256,7 +264,7 @@ func printable(b []byte) bool {
 func (a *API) ask(pid *actor.PID, msg any) (any, error) {
 	res, err := a.d.Engine.Request(pid, msg, a.cfg.RequestTimeout).Result()
 	if err != nil {
-		return nil, errorf(http.StatusServiceUnavailable, "Timed out waiting for the service; retry (requests are idempotent)")
+		return nil, fmt.Errorf("%w: %T: %w", ErrTimeout, msg, err)
 	}
 	return res, nil
 }

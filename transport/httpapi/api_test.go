@@ -7,7 +7,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/index"
 )
 
@@ -25,7 +24,7 @@ func serve(t *testing.T, a *API, method, path, body string) (int, string) {
 // validation answers 503, never "valid".
 func TestFailsClosedWhileIndexLoads(t *testing.T) {
 	ix := index.New(index.Options{})
-	a := New(Deps{Config: &config.Config{Dev: true, MaxBatchTokens: 10}, Index: ix})
+	a := newTestAPI(t, Deps{Options: Options{Dev: true, MaxBatchTokens: 10}, Index: ix})
 	tests := []struct{ method, path, body string }{
 		{"POST", "/token/validate", `{"token":"a.b.c"}`},
 		{"POST", "/token/validate/batch", `{"tokens":["a.b.c"]}`},
@@ -43,7 +42,7 @@ func TestFailsClosedWhileIndexLoads(t *testing.T) {
 }
 
 func TestAdminAuthConstantTimeAndCaseInsensitiveScheme(t *testing.T) {
-	a := New(Deps{Config: &config.Config{AdminAPIKeys: []string{"first-key-0123456789", "second-key-0123456789"}}, Index: index.New(index.Options{})})
+	a := newTestAPI(t, Deps{Options: Options{AdminAPIKeys: []string{"first-key-0123456789", "second-key-0123456789"}}, Index: index.New(index.Options{})})
 	tests := []struct {
 		header string
 		want   bool

@@ -6,37 +6,123 @@ import (
 	"net/http"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/revocd/revocd/actors/audit"
+	"github.com/revocd/revocd/actors/issuer"
+	"github.com/revocd/revocd/transport/wire"
 )
 
-// apiError is an error with the HTTP status it maps to. Every error response
-// of the API is JSON {"detail": "..."}.
+// Sentinel errors of the API. Handlers return them wrapped (see
+// requestError for request errors whose detail names the field);
+// writeError maps them, and the sentinels of the actors the handlers call,
+// to a status and the text clients see, with the table errorTable: the one
+// place where errors become HTTP answers.
+var (
+	// ErrMalformedBody: the body is empty, not JSON or not UTF-8 (400).
+	ErrMalformedBody = errors.New("httpapi: malformed request body")
+	// ErrInvalidField: a field breaks the schema (422); the detail names it.
+	ErrInvalidField = errors.New("httpapi: invalid field")
+	// ErrUnauthorized: an admin endpoint without a valid admin key (401).
+	ErrUnauthorized = errors.New("httpapi: missing or invalid admin API key")
+	// ErrNotFound: no such path (404).
+	ErrNotFound = errors.New("httpapi: not found")
+	// ErrMethodNotAllowed: the path has no route for the method (405).
+	ErrMethodNotAllowed = errors.New("httpapi: method not allowed")
+	// ErrRateLimited: the client's rate limit is used up (429).
+	ErrRateLimited = errors.New("httpapi: rate limited")
+	// ErrNotReady: the revocation index is still loading (503).
+	ErrNotReady = errors.New("httpapi: revocation index not ready")
+	// ErrTimeout: an actor did not answer within RequestTimeout (503).
+	ErrTimeout = errors.New("httpapi: timed out waiting for an actor")
+)
+
+// errorTable maps sentinel errors to a status and the default detail text
+// (an error built by requestError or errorf carries its own detail). The
+// first row whose error errors.Is matches wins. Errors matching no row are
+// internal: 500, logged, their text never shown.
+var errorTable = [...]struct {
+	err    error
+	status int
+	detail string
+}{
+	{ErrMalformedBody, http.StatusBadRequest, "Malformed JSON body"},
+	{ErrInvalidField, http.StatusUnprocessableEntity, "Invalid request"},
+	{ErrUnauthorized, http.StatusUnauthorized, "Missing or invalid admin API key"},
+	{ErrNotFound, http.StatusNotFound, "Not Found"},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "Method Not Allowed"},
+	{ErrRateLimited, http.StatusTooManyRequests, "Rate limit exceeded"},
+	{ErrNotReady, http.StatusServiceUnavailable, "Revocation index is loading; try again shortly"},
+	{ErrTimeout, http.StatusServiceUnavailable, "Timed out waiting for the service; retry (requests are idempotent)"},
+	{audit.ErrUnavailable, http.StatusServiceUnavailable, "Audit log unavailable; try again"},
+	{issuer.ErrRefreshUnknown, http.StatusUnauthorized, "Invalid refresh token"},
+	{issuer.ErrRefreshRevoked, http.StatusUnauthorized, "Refresh token has been revoked"},
+	{issuer.ErrBindingMismatch, http.StatusUnauthorized, "Client binding mismatch"},
+	{issuer.ErrRefreshReused, http.StatusUnauthorized, "Refresh token reuse detected; the token family has been revoked"},
+}
+
+// errNotReady is ErrNotReady (the name the handlers use).
+var errNotReady = ErrNotReady
+
+// apiError is an error with the text clients see: kind is the sentinel of
+// errorTable it reports (nil for errorf's explicit status), detail the
+// text, status an explicit status (0: errorTable's).
 type apiError struct {
+	kind   error
 	status int
 	detail string
 }
 
 func (e *apiError) Error() string { return e.detail }
 
+// Unwrap returns the sentinel the error reports.
+func (e *apiError) Unwrap() error { return e.kind }
+
+// requestError returns an error of kind (a sentinel of errorTable) whose
+// detail, shown to the client, is the formatted text.
+func requestError(kind error, format string, args ...any) error {
+	return &apiError{kind: kind, detail: fmt.Sprintf(format, args...)}
+}
+
+// errorf returns an error answered with status and the formatted detail.
+// It is the form with an explicit status; prefer requestError with a
+// sentinel of errorTable.
 func errorf(status int, format string, args ...any) *apiError {
 	return &apiError{status: status, detail: fmt.Sprintf(format, args...)}
 }
 
-var (
-	errUnauthorized = &apiError{status: http.StatusUnauthorized, detail: "Missing or invalid admin API key"}
-	errNotReady     = &apiError{status: http.StatusServiceUnavailable, detail: "Revocation index is loading; try again shortly"}
-	errNotFound     = &apiError{status: http.StatusNotFound, detail: "Not Found"}
-)
-
-// writeError renders err as {"detail": ...} with the status it maps to. Errors
-// that are not *apiError are internal: their text is logged, not shown.
-func (a *API) writeError(ctx *fasthttp.RequestCtx, err error) {
-	var ae *apiError
-	if !errors.As(err, &ae) {
-		a.log.Error("request failed", "path", string(ctx.Path()), "request_id", requestID(ctx), "err", err)
-		ae = &apiError{status: http.StatusInternalServerError, detail: "Internal server error"}
+// answer returns the status and detail text err is answered with; ok is
+// false for an internal error (500).
+func answer(err error) (status int, detail string, ok bool) {
+	for _, row := range errorTable {
+		if errors.Is(err, row.err) {
+			status, detail = row.status, row.detail
+			break
+		}
 	}
-	if ae.status == http.StatusUnauthorized {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		if ae.status != 0 {
+			status = ae.status
+		}
+		if ae.detail != "" {
+			detail = ae.detail
+		}
+	}
+	if status == 0 {
+		return http.StatusInternalServerError, "Internal server error", false
+	}
+	return status, detail, true
+}
+
+// writeError renders err as {"detail": ...} with the status it maps to
+// (answer). Internal errors are logged, their text not shown.
+func (a *API) writeError(ctx *fasthttp.RequestCtx, err error) {
+	status, detail, ok := answer(err)
+	if !ok {
+		a.log.Error("request failed", "path", string(ctx.Path()), "request_id", requestID(ctx), "err", err)
+	}
+	if status == http.StatusUnauthorized {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="revocd"`)
 	}
-	writeJSON(ctx, ae.status, map[string]string{"detail": ae.detail})
+	writeJSON(ctx, status, wire.Error{Detail: detail})
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
 )
@@ -84,29 +83,29 @@ func FuzzDecodeBody(f *testing.F) {
 				}
 				continue
 			}
-			var ae *apiError
-			if !errors.As(err, &ae) {
-				t.Fatalf("%T: %q: error %v is not an apiError (would be a 500)", dst, body, err)
+			status, detail, ok := answer(err)
+			if !ok {
+				t.Fatalf("%T: %q: error %v maps to no status (would be a 500)", dst, body, err)
 			}
-			if ae.status != http.StatusBadRequest && ae.status != http.StatusUnprocessableEntity {
-				t.Fatalf("%T: %q: status %d", dst, body, ae.status)
+			if status != http.StatusBadRequest && status != http.StatusUnprocessableEntity {
+				t.Fatalf("%T: %q: status %d", dst, body, status)
 			}
-			if ae.detail == "" || !utf8.ValidString(ae.detail) {
-				t.Fatalf("%T: %q: detail %q", dst, body, ae.detail)
+			if detail == "" || !utf8.ValidString(detail) {
+				t.Fatalf("%T: %q: detail %q", dst, body, detail)
 			}
-			if ae.status == http.StatusUnprocessableEntity {
-				named := strings.HasPrefix(ae.detail, "body:")
+			if status == http.StatusUnprocessableEntity {
+				named := strings.HasPrefix(detail, "body:")
 				for _, f := range rt.fields {
-					named = named || strings.HasPrefix(ae.detail, f+":") || strings.HasPrefix(ae.detail, f+"[") || strings.HasPrefix(ae.detail, f+".")
+					named = named || strings.HasPrefix(detail, f+":") || strings.HasPrefix(detail, f+"[") || strings.HasPrefix(detail, f+".")
 				}
 				if !named {
-					t.Fatalf("%T: %q: 422 detail %q names no field", dst, body, ae.detail)
+					t.Fatalf("%T: %q: 422 detail %q names no field", dst, body, detail)
 				}
 			}
 			// encoding/json refuses nesting beyond 10000 levels; json.Valid
 			// does too, so a well-formed object is never "malformed".
-			if ae.status == http.StatusBadRequest && wellFormed && len(trimmed) > 0 && trimmed[0] == '{' {
-				t.Fatalf("%T: well-formed object %q refused as malformed: %s", dst, body, ae.detail)
+			if status == http.StatusBadRequest && wellFormed && len(trimmed) > 0 && trimmed[0] == '{' {
+				t.Fatalf("%T: well-formed object %q refused as malformed: %s", dst, body, detail)
 			}
 		}
 	})
@@ -221,16 +220,6 @@ func checkTypeError(t *testing.T, err error) {
 	}
 }
 
-// verdictMessages is every message check() can put in a verdict.
-func verdictMessages() []string {
-	ms := []string{msgValid, msgValidNoCheck, msgRevoked, "Refresh tokens are not accepted as access tokens", "Invalid token"}
-	for _, e := range []error{token.ErrMalformed, token.ErrAlgorithm, token.ErrUnknownKey, token.ErrSignature,
-		token.ErrExpired, token.ErrNotYetValid, token.ErrIssuer, token.ErrTooLarge, token.ErrReservedClaim} {
-		ms = append(ms, token.Message(e))
-	}
-	return ms
-}
-
 // FuzzAppendVerdict: when claims is valid JSON (or nil), the response is
 // valid UTF-8 JSON that decodes back to the verdict, with the seed's keys
 // in the seed's order.
@@ -307,8 +296,8 @@ func fuzzAPI(t testing.TB) (*API, string) {
 	ix := index.New(index.Options{})
 	ix.RevokeJTI("revoked-jti", time.Now().Add(time.Hour).UnixMilli())
 	ix.SetReady()
-	a := New(Deps{
-		Config:   &config.Config{Dev: true, MaxBatchTokens: 10},
+	a := newTestAPI(t, Deps{
+		Options:  Options{Dev: true, MaxBatchTokens: 10},
 		Verifier: token.NewVerifier(ring, token.VerifierOptions{Issuer: "fuzz-iss"}),
 		Ring:     ring, Index: ix,
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/revocd/revocd/actors/issuer"
 	"github.com/revocd/revocd/crypto/token"
+	"github.com/revocd/revocd/transport/wire"
 )
 
 // maxSubjectLen bounds "subject" (bytes).
@@ -27,30 +28,24 @@ const maxClaimsBytes = 4 << 10
 // case; checkClaims refuses them in any letter case (token.IsReservedClaim).
 var reservedClaims = token.ReservedClaims()
 
+// issueRequest is the server's presence-tracking mirror of
+// wire.IssueRequest.
 type issueRequest struct {
 	Subject          optString      `json:"subject"`
 	ExpiresMinutes   optInt         `json:"expires_minutes"`
 	AdditionalClaims map[string]any `json:"additional_claims"`
 }
 
-type issueResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	JTI         string `json:"jti"`
-	Subject     string `json:"subject"`
-}
-
 func checkSubject(s optString) error {
 	switch {
 	case !s.Set:
-		return errorf(http.StatusUnprocessableEntity, "subject: field required")
+		return requestError(ErrInvalidField, "subject: field required")
 	case s.Value == "":
-		return errorf(http.StatusUnprocessableEntity, "subject: must not be empty")
+		return requestError(ErrInvalidField, "subject: must not be empty")
 	case len(s.Value) > maxSubjectLen:
-		return errorf(http.StatusUnprocessableEntity, "subject: at most %d bytes", maxSubjectLen)
+		return requestError(ErrInvalidField, "subject: at most %d bytes", maxSubjectLen)
 	case !utf8.ValidString(s.Value):
-		return errorf(http.StatusUnprocessableEntity, "subject: must be valid UTF-8")
+		return requestError(ErrInvalidField, "subject: must be valid UTF-8")
 	}
 	return nil
 }
@@ -65,11 +60,11 @@ func checkClaims(m map[string]any) error {
 	}
 	if len(names) > 0 {
 		slices.Sort(names)
-		return errorf(http.StatusUnprocessableEntity, "additional_claims: %.64q is a registered or reserved claim name (in any letter case) and cannot be overridden", names[0])
+		return requestError(ErrInvalidField, "additional_claims: %.64q is a registered or reserved claim name (in any letter case) and cannot be overridden", names[0])
 	}
 	if len(m) > 0 {
 		if b, err := json.Marshal(m); err != nil || len(b) > maxClaimsBytes {
-			return errorf(http.StatusUnprocessableEntity, "additional_claims: at most %d bytes of JSON", maxClaimsBytes)
+			return requestError(ErrInvalidField, "additional_claims: at most %d bytes of JSON", maxClaimsBytes)
 		}
 	}
 	return nil
@@ -88,7 +83,7 @@ func (a *API) issue(ctx *fasthttp.RequestCtx) error {
 	if req.ExpiresMinutes.Set {
 		max := int64(a.cfg.MaxAccessTTL / time.Minute)
 		if req.ExpiresMinutes.Value < 1 || req.ExpiresMinutes.Value > max {
-			return errorf(http.StatusUnprocessableEntity, "expires_minutes: must be between 1 and %d", max)
+			return requestError(ErrInvalidField, "expires_minutes: must be between 1 and %d", max)
 		}
 		ttl = time.Duration(req.ExpiresMinutes.Value) * time.Minute
 	}
@@ -103,7 +98,7 @@ func (a *API) issue(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, issueResponse{AccessToken: iss.Token, TokenType: "bearer", ExpiresIn: iss.ExpiresIn, JTI: iss.JTI, Subject: req.Subject.Value})
+	writeJSON(ctx, http.StatusOK, wire.IssueResponse{AccessToken: iss.Token, TokenType: "bearer", ExpiresIn: iss.ExpiresIn, JTI: iss.JTI, Subject: req.Subject.Value})
 	return nil
 }
 

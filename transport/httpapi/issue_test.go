@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
 )
@@ -19,7 +18,7 @@ import (
 // 422 naming the field, on both endpoints that take additional_claims,
 // before anything is issued.
 func TestAdditionalClaimsCannotShadowReservedClaimsInAnyCase(t *testing.T) {
-	a := New(Deps{Config: &config.Config{Dev: true}, Index: index.New(index.Options{})})
+	a := newTestAPI(t, Deps{Options: Options{Dev: true}, Index: index.New(index.Options{})})
 	names := []string{
 		"sub", "Sub", "SUB", "sUb", "suB",
 		"jti", "Jti", "JTI", "jTi",

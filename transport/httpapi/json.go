@@ -31,16 +31,16 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 func decodeBody(body []byte, dst any) error {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
-		return errorf(http.StatusBadRequest, "Request body is empty; expected a JSON object")
+		return requestError(ErrMalformedBody, "Request body is empty; expected a JSON object")
 	}
 	if !utf8.Valid(body) {
-		return errorf(http.StatusBadRequest, "Malformed JSON body: invalid UTF-8")
+		return requestError(ErrMalformedBody, "Malformed JSON body: invalid UTF-8")
 	}
 	if body[0] != '{' {
 		if json.Valid(body) {
-			return errorf(http.StatusUnprocessableEntity, "body: expected a JSON object")
+			return requestError(ErrInvalidField, "body: expected a JSON object")
 		}
-		return errorf(http.StatusBadRequest, "Malformed JSON body")
+		return requestError(ErrMalformedBody, "Malformed JSON body")
 	}
 	// Decode the object's members first and then each field from its own
 	// member: field names match exactly, as in the seed's pydantic models
@@ -53,7 +53,7 @@ func decodeBody(body []byte, dst any) error {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errorf(http.StatusBadRequest, "Malformed JSON body: trailing data after the object")
+		return requestError(ErrMalformedBody, "Malformed JSON body: trailing data after the object")
 	}
 	v := reflect.ValueOf(dst).Elem()
 	for i := 0; i < v.NumField(); i++ {
@@ -86,25 +86,16 @@ func jsonError(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return errorf(http.StatusUnprocessableEntity, "%s: expected %s, got %s", field, kindName(typeErr.Type.Kind().String()), typeErr.Value)
+		return requestError(ErrInvalidField, "%s: expected %s, got %s", field, kindName(typeErr.Type.Kind().String()), typeErr.Value)
 	}
 	var synErr *json.SyntaxError
 	if errors.As(err, &synErr) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errorf(http.StatusBadRequest, "Malformed JSON body")
+		return requestError(ErrMalformedBody, "Malformed JSON body")
 	}
-	if strings.Contains(err.Error(), "invalid UTF-8") {
-		return errorf(http.StatusBadRequest, "Malformed JSON body: invalid UTF-8")
-	}
-	var fieldErr *fieldError
-	if errors.As(err, &fieldErr) {
-		return errorf(http.StatusUnprocessableEntity, "%s: %s", fieldErr.field, fieldErr.msg)
-	}
-	return errorf(http.StatusBadRequest, "Malformed JSON body")
+	// decodeBody refused invalid UTF-8 before decoding: every other
+	// decoder error is malformed JSON.
+	return requestError(ErrMalformedBody, "Malformed JSON body")
 }
-
-type fieldError struct{ field, msg string }
-
-func (e *fieldError) Error() string { return e.field + ": " + e.msg }
 
 func kindName(k string) string {
 	switch k {

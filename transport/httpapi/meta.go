@@ -10,8 +10,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/revocd/revocd/actors/issuer"
-	"github.com/revocd/revocd/revocation"
 	"github.com/revocd/revocd/transport/httpapi/apidocs"
+	"github.com/revocd/revocd/transport/wire"
 )
 
 // health serves GET /health: the process is up.
@@ -48,7 +48,7 @@ func (a *API) docs(ctx *fasthttp.RequestCtx) error {
 	sub := string(ctx.Path())[len("/docs"):]
 	body, ctype, ok := apidocs.Asset(sub)
 	if !ok {
-		return errNotFound
+		return ErrNotFound
 	}
 	ctx.SetContentType(ctype)
 	ctx.Response.Header.Set("Cache-Control", "public, max-age=3600")
@@ -91,7 +91,7 @@ func (a *API) feed(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	if after < 0 || limit < 1 || limit > 1000 {
-		return errorf(http.StatusUnprocessableEntity, "after must be >= 0 and limit between 1 and 1000")
+		return requestError(ErrInvalidField, "after must be >= 0 and limit between 1 and 1000")
 	}
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -99,13 +99,12 @@ func (a *API) feed(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	events := make([]revocation.Event, len(rows))
-	next := after
+	page := wire.EventPage{Events: make([]wire.Event, len(rows)), Next: after}
 	for i, r := range rows {
-		events[i] = r.Event
-		next = r.ID
+		page.Events[i] = r.Event
+		page.Next = r.ID
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"events": events, "next": next})
+	writeJSON(ctx, http.StatusOK, page)
 	return nil
 }
 
@@ -116,7 +115,7 @@ func queryInt(ctx *fasthttp.RequestCtx, name string, def int64) (int64, error) {
 	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	if err != nil {
-		return 0, errorf(http.StatusUnprocessableEntity, "%s: expected an integer", name)
+		return 0, requestError(ErrInvalidField, "%s: expected an integer", name)
 	}
 	return n, nil
 }
@@ -137,6 +136,6 @@ func (a *API) rotateKey(ctx *fasthttp.RequestCtx) error {
 	default:
 		return fmt.Errorf("httpapi: unexpected answer %T from the issuer", res)
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"rotated": rot.Rotated, "kid": rot.Kid})
+	writeJSON(ctx, http.StatusOK, wire.Rotated{Rotated: rot.Rotated, Kid: rot.Kid})
 	return nil
 }

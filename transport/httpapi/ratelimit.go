@@ -3,7 +3,6 @@ package httpapi
 import (
 	"crypto/sha256"
 	"math"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -88,5 +87,5 @@ func (l *limiter) sweep(now time.Time) {
 func errRateLimited(ctx *fasthttp.RequestCtx, wait time.Duration) error {
 	secs := int(math.Ceil(wait.Seconds()))
 	ctx.Response.Header.Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	return errorf(http.StatusTooManyRequests, "Rate limit exceeded; retry after %d s", max(secs, 1))
+	return requestError(ErrRateLimited, "Rate limit exceeded; retry after %d s", max(secs, 1))
 }

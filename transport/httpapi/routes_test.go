@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/transport/httpapi/apidocs"
 )
@@ -26,7 +25,7 @@ func TestRouteAuthAgreesWithOpenAPI(t *testing.T) {
 	if err := json.Unmarshal(apidocs.OpenAPI(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	a := New(Deps{Config: &config.Config{}, Index: index.New(index.Options{})})
+	a := newTestAPI(t, Deps{Options: Options{}, Index: index.New(index.Options{})})
 	var routed []string
 	for _, r := range a.routes() {
 		name := r.method + " " + r.name

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -12,13 +13,16 @@ import (
 
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
+	"github.com/revocd/revocd/transport/wire"
 )
 
-// Validation messages (the seed's wording where it had one).
+// Validation messages (the seed's wording where it had one). The messages
+// of invalid tokens are token.Message's.
 const (
 	msgValid        = "Token is valid and not revoked"
 	msgValidNoCheck = "Token is valid (revocation not checked)"
 	msgRevoked      = "Token has been revoked"
+	msgRefreshToken = "Refresh tokens are not accepted as access tokens"
 )
 
 // verdict is the outcome of validating one token.
@@ -26,6 +30,9 @@ type verdict struct {
 	valid   bool
 	revoked bool
 	kind    index.Kind
+	// err is the verification error of an invalid token (a token
+	// sentinel; token.ErrSignature when it did not verify), nil otherwise.
+	err     error
 	message string
 	claims  []byte // JSON object to embed, or nil for null
 }
@@ -66,7 +73,7 @@ func (a *API) check(tok []byte, checkRevocation bool, t *token.Token) verdict {
 		if err == nil { // cannot happen: Verify sets Key before succeeding
 			err = token.ErrSignature
 		}
-		return verdict{message: token.Message(err)}
+		return verdict{err: err, message: token.Message(err)}
 	}
 	if err != nil && errors.Is(err, token.ErrKeyRevoked) {
 		return verdict{revoked: true, kind: index.Kid, message: msgRevoked, claims: t.Payload}
@@ -77,11 +84,11 @@ func (a *API) check(tok []byte, checkRevocation bool, t *token.Token) verdict {
 		}
 	}
 	if err != nil {
-		return verdict{message: token.Message(err)}
+		return verdict{err: err, message: token.Message(err)}
 	}
 	if t.IsRefresh() {
 		// Refresh tokens are credentials for /token/refresh only.
-		return verdict{message: "Refresh tokens are not accepted as access tokens"}
+		return verdict{message: msgRefreshToken}
 	}
 	msg := msgValid
 	if !checkRevocation {
@@ -109,47 +116,43 @@ func appendVerdict(dst []byte, v verdict) []byte {
 	dst = append(dst, `,"revoked":`...)
 	dst = strconv.AppendBool(dst, v.revoked)
 	dst = append(dst, `,"message":`...)
-	switch v.message {
-	case msgValid:
-		dst = append(dst, `"`+msgValid+`"`...)
-	case msgRevoked:
-		dst = append(dst, `"`+msgRevoked+`"`...)
-	default:
-		dst = appendJSONString(dst, v.message)
+	if plainJSON(v.message) {
+		dst = append(append(append(dst, '"'), v.message...), '"')
+	} else { // no message of the closed set (see TestVerdictMessagesArePlain)
+		b, _ := json.Marshal(v.message)
+		dst = append(dst, b...)
 	}
 	return append(dst, '}')
 }
 
-// appendJSONString appends s as a JSON string (RFC 8259 escaping).
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
+// plainJSON reports whether s is a JSON string's content as it stands:
+// printable ASCII without '"' or '\\'. Every verdict message is (they are
+// the constants above and token.Message's), so appendVerdict writes them
+// without an escaper of its own.
+func plainJSON(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
 		}
 	}
-	return append(dst, '"')
+	return true
 }
 
+// outcome is v's label in the revocd_validations_total metric.
 func (a *API) outcome(v verdict) string {
 	switch {
 	case v.valid:
 		return outcomeValid
 	case v.revoked:
 		return outcomeRevoked
-	case v.message == token.ErrExpired.Error():
+	case errors.Is(v.err, token.ErrExpired):
 		return outcomeExpired
 	}
 	return outcomeInvalid
 }
 
+// validateRequest is the server's presence-tracking mirror of
+// wire.ValidateRequest, for the general decoder.
 type validateRequest struct {
 	Token           optString `json:"token"`
 	CheckRevocation optBool   `json:"check_revocation"`
@@ -167,7 +170,7 @@ func (a *API) validate(ctx *fasthttp.RequestCtx) error {
 		check = !req.CheckRevocation.Set || req.CheckRevocation.Value
 	}
 	if !hasToken {
-		return errorf(http.StatusUnprocessableEntity, "token: field required")
+		return requestError(ErrInvalidField, "token: field required")
 	}
 	if !a.d.Index.Ready() {
 		return errNotReady
@@ -185,6 +188,8 @@ func (a *API) validate(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
+// batchRequest is the server's presence-tracking mirror of
+// wire.BatchValidateRequest, for the general decoder.
 type batchRequest struct {
 	Tokens          []optString `json:"tokens"`
 	CheckRevocation optBool     `json:"check_revocation"`
@@ -204,7 +209,7 @@ func (a *API) validateBatch(ctx *fasthttp.RequestCtx) error {
 		tokens, hasTokens = tokens[:0], req.Tokens != nil
 		for i, tok := range req.Tokens {
 			if !tok.Set {
-				return errorf(http.StatusUnprocessableEntity, "tokens[%d]: expected a string", i)
+				return requestError(ErrInvalidField, "tokens[%d]: expected a string", i)
 			}
 			tokens = append(tokens, []byte(tok.Value))
 		}
@@ -212,10 +217,10 @@ func (a *API) validateBatch(ctx *fasthttp.RequestCtx) error {
 	}
 	*list = tokens
 	if !hasTokens {
-		return errorf(http.StatusUnprocessableEntity, "tokens: field required")
+		return requestError(ErrInvalidField, "tokens: field required")
 	}
 	if len(tokens) > a.cfg.MaxBatchTokens {
-		return errorf(http.StatusUnprocessableEntity, "tokens: at most %d tokens per request", a.cfg.MaxBatchTokens)
+		return requestError(ErrInvalidField, "tokens: at most %d tokens per request", a.cfg.MaxBatchTokens)
 	}
 	if !a.d.Index.Ready() {
 		return errNotReady
@@ -252,7 +257,7 @@ func (a *API) validateBatch(ctx *fasthttp.RequestCtx) error {
 func (a *API) inspect(ctx *fasthttp.RequestCtx) error {
 	raw := ctx.QueryArgs().Peek("token")
 	if len(raw) == 0 {
-		return errorf(http.StatusUnprocessableEntity, "token: query parameter required")
+		return requestError(ErrInvalidField, "token: query parameter required")
 	}
 	if !a.d.Index.Ready() {
 		return errNotReady
@@ -260,21 +265,21 @@ func (a *API) inspect(ctx *fasthttp.RequestCtx) error {
 	t := tokenPool.Get().(*token.Token)
 	defer tokenPool.Put(t)
 	t.Reset()
-	resp := map[string]any{
-		"claims": nil, "revoked": false, "revocation_reason": nil,
-		"note": "This is an unverified inspection. Use /token/validate for full validation.",
-	}
+	resp := wire.Inspection{Note: "This is an unverified inspection. Use /token/validate for full validation."}
 	if err := a.d.Verifier.ParseUnverified(raw, t); err != nil {
-		resp["error"] = token.Message(err)
+		resp.Error = token.Message(err)
 		writeJSON(ctx, http.StatusOK, resp)
 		return nil
 	}
-	if json.Valid(t.Payload) {
-		resp["claims"] = json.RawMessage(append([]byte(nil), t.Payload...))
+	// Numbers stay exact (json.Number); members come out in sorted order.
+	dec := json.NewDecoder(bytes.NewReader(t.Payload))
+	dec.UseNumber()
+	if dec.Decode(&resp.Claims) != nil || dec.More() {
+		resp.Claims = nil
 	}
 	if k := a.d.Index.CheckBytes(t.JTI, t.Sub, t.Kid, t.Iat); k != index.None {
-		resp["revoked"] = true
-		resp["revocation_reason"] = "revoked by " + k.String()
+		reason := "revoked by " + k.String()
+		resp.Revoked, resp.RevocationReason = true, &reason
 	}
 	writeJSON(ctx, http.StatusOK, resp)
 	return nil

@@ -12,7 +12,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
 )
@@ -31,6 +30,7 @@ const (
 // oracleFixture is an API over a real ring, verifier and index holding a
 // revoked subject, a revoked jti and a revoked kid.
 type oracleFixture struct {
+	t      *testing.T
 	ring   *token.Ring
 	ix     *index.Index
 	now    time.Time
@@ -51,7 +51,7 @@ func newOracleFixture(t *testing.T) *oracleFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &oracleFixture{ring: token.NewRing(cur), ix: index.New(index.Options{}), now: time.Now(), legacy: legacy}
+	f := &oracleFixture{t: t, ring: token.NewRing(cur), ix: index.New(index.Options{}), now: time.Now(), legacy: legacy}
 	f.ring.Add(retired)
 	f.ring.SetLegacy(legacy)
 	exp := f.now.Add(time.Hour).UnixMilli()
@@ -63,9 +63,9 @@ func newOracleFixture(t *testing.T) *oracleFixture {
 }
 
 func (f *oracleFixture) api(dev bool) *API {
-	cfg := &config.Config{Dev: dev, AdminAPIKeys: []string{testAdminKey}, MaxBatchTokens: 100, Leeway: 0}
+	opts := Options{Dev: dev, AdminAPIKeys: []string{testAdminKey}, MaxBatchTokens: 100, Leeway: 0}
 	ver := token.NewVerifier(f.ring, token.VerifierOptions{Issuer: testIssuer})
-	return New(Deps{Config: cfg, Verifier: ver, Ring: f.ring, Index: f.ix})
+	return newTestAPI(f.t, Deps{Options: opts, Verifier: ver, Ring: f.ring, Index: f.ix})
 }
 
 // sign mints a token with golang-jwt: kid "" omits the header member.
