@@ -18,7 +18,6 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/anthdm/hollywood/actor"
 	"github.com/google/uuid"
 
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/crypto/eventsig"
 	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/persistence/sqlitestore"
@@ -33,8 +33,9 @@ import (
 )
 
 // ErrUnavailable is returned to every sender of a batch whose transaction
-// failed; nothing of that batch was committed.
-var ErrUnavailable = errors.New("audit: audit log unavailable")
+// failed; nothing of that batch was committed. (Declared in actors/msg,
+// whose answers carry it up to the HTTP layer.)
+var ErrUnavailable = msg.ErrUnavailable
 
 // Config configures the writer. Store, Signer and Index are required.
 type Config struct {

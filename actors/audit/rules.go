@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/persistence/sqlitestore"
 	"github.com/revocd/revocd/revocation"
 )
@@ -17,12 +18,13 @@ import (
 // without aborting the batch: what it wrote (for example the audit row of a
 // refused refresh) is committed.
 
-// Refusals of RotateRefresh, the requester's answer.
+// Refusals of RotateRefresh (the error of its *Failed reply); the same
+// values as the issuer's answers carry (actors/msg).
 var (
-	ErrRefreshUnknown  = errors.New("Invalid refresh token")
-	ErrRefreshRevoked  = errors.New("Refresh token has been revoked")
-	ErrBindingMismatch = errors.New("Client binding mismatch")
-	ErrRefreshReused   = errors.New("Refresh token reuse detected; the token family has been revoked")
+	ErrRefreshUnknown  = msg.ErrRefreshUnknown
+	ErrRefreshRevoked  = msg.ErrRefreshRevoked
+	ErrBindingMismatch = msg.ErrBindingMismatch
+	ErrRefreshReused   = msg.ErrRefreshReused
 )
 
 // ErrNoIndex is returned for a subject revocation when Config.Index is nil:

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/revocd/revocd/actors/audit"
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/persistence/sqlitestore"
@@ -25,11 +26,11 @@ import (
 // Refusals of a refresh (errors.Is on a *Failed answer's Err), and the audit
 // log failure (nothing was recorded).
 var (
-	ErrRefreshUnknown  = audit.ErrRefreshUnknown
-	ErrRefreshRevoked  = audit.ErrRefreshRevoked
-	ErrBindingMismatch = audit.ErrBindingMismatch
-	ErrRefreshReused   = audit.ErrRefreshReused
-	ErrUnavailable     = audit.ErrUnavailable
+	ErrRefreshUnknown  = msg.ErrRefreshUnknown
+	ErrRefreshRevoked  = msg.ErrRefreshRevoked
+	ErrBindingMismatch = msg.ErrBindingMismatch
+	ErrRefreshReused   = msg.ErrRefreshReused
+	ErrUnavailable     = msg.ErrUnavailable
 )
 
 // Config configures the issuer actor.
@@ -57,72 +58,29 @@ type Config struct {
 	OnRotate func(newKid string)
 }
 
-// IssueAccess asks for an access token. Answer: *Issued or *Failed.
-type IssueAccess struct {
-	Subject string
-	TTL     time.Duration
-	Extra   map[string]any
-}
-
-// CreateRefresh asks for a bound refresh token plus an access token. The
-// answer (*Pair or *Failed) comes once the refresh token's state is durable.
-type CreateRefresh struct {
-	Subject     string
-	BindingHash []byte
-	Extra       map[string]any
-}
-
-// Refresh exchanges a verified refresh token for new tokens. The answer is
-// *Pair once the exchange is durable, or *Failed (ErrBindingMismatch,
-// ErrRefreshReused, ...).
-type Refresh struct {
-	OldJTI      string
-	Subject     string
-	BindingHash []byte
-	AccessJTI   string
-	Extra       map[string]any
-}
-
-// RotateKey makes a fresh key current. With IfCurrent set, it rotates only
-// when that kid is the current key (revoke_kid of the signing key), and
-// always removes IfCurrent from the ring. The answer, once the ring is
-// durable, is *Rotated or *Failed, carrying ID back.
-type RotateKey struct {
-	IfCurrent string
-	// ID is the requester's correlation id, echoed in the answer.
-	ID uint64
-}
-
-// Issued is one signed token.
-type Issued struct {
-	Token     string
-	JTI       string
-	ExpiresIn int64 // seconds
-	ExpiresAt time.Time
-}
-
-// Pair is a refresh token and an access token. Refresh is nil when rotation
-// is off and the client keeps its refresh token.
-type Pair struct {
-	Access  Issued
-	Refresh *Issued
-	Subject string
-}
-
-// Rotated answers RotateKey: the ring is durable. Rotated reports whether a
-// fresh key became current; Kid is the current key.
-type Rotated struct {
-	ID      uint64
-	Rotated bool
-	Kid     string
-}
-
-// Failed answers a request that was refused or not recorded. ID echoes
-// RotateKey.ID.
-type Failed struct {
-	ID  uint64
-	Err error
-}
+// The issuer's requests and answers (declared in actors/msg, so that the
+// HTTP layer can use them without depending on this package).
+type (
+	// IssueAccess asks for an access token. Answer: *Issued.
+	IssueAccess = msg.IssueAccess
+	// CreateRefresh asks for a bound refresh token plus an access token.
+	// Answer: *Pair, once the refresh token's state is durable.
+	CreateRefresh = msg.CreateRefresh
+	// Refresh exchanges a verified refresh token. Answer: *Pair once the
+	// exchange is durable.
+	Refresh = msg.Refresh
+	// RotateKey makes a fresh key current. Answer: *Rotated once the ring
+	// is durable.
+	RotateKey = msg.RotateKey
+	// Issued is one signed token.
+	Issued = msg.Issued
+	// Pair is a refresh token and an access token.
+	Pair = msg.Pair
+	// Rotated answers RotateKey.
+	Rotated = msg.Rotated
+	// Failed answers a request that was refused or not recorded.
+	Failed = msg.Failed
+)
 
 // waiting is a request whose audit command is in flight: who to answer,
 // and with what once the write is durable.

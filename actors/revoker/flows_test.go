@@ -142,14 +142,12 @@ func result(t *testing.T, resp *actor.Response) *answer {
 		return &answer{Value: r}
 	case *issuer.Rotated:
 		return &answer{Value: r}
-	case *issuer.Failed:
+	case *Failed: // the issuer's and this actor's (both msg.Failed)
 		return &answer{Err: r.Err}
 	case *Revoked:
 		return &answer{Value: &r.Event}
 	case *AlreadyRevoked:
 		return &answer{Value: r}
-	case *Failed:
-		return &answer{Err: r.Err}
 	}
 	t.Fatalf("unexpected reply %T", v)
 	return nil

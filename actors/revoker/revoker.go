@@ -22,12 +22,13 @@ import (
 
 	"github.com/revocd/revocd/actors/audit"
 	"github.com/revocd/revocd/actors/issuer"
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/revocation"
 )
 
 // ErrUnavailable (errors.Is) is the error of a *Failed answer whose audit
 // transaction failed: nothing was recorded.
-var ErrUnavailable = audit.ErrUnavailable
+var ErrUnavailable = msg.ErrUnavailable
 
 // ErrNoIndex is returned for a subject revocation when the audit writer has
 // no revocation index: its cutoff cannot be reserved.
@@ -45,45 +46,21 @@ type Config struct {
 	Logger      *slog.Logger
 }
 
-// Revoke asks for a revocation. The answer is *Revoked or *Failed.
-type Revoke struct {
-	Type   revocation.Type
-	Value  string
-	TTL    time.Duration // 0: until the token's expiry when known, else MaxLifetime
-	Reason string
-}
-
-// RevokeRefresh revokes one refresh token (logout). The answer is *Revoked
-// with the event of the refresh jti (also when an earlier request of the
-// same group commit revoked it), *AlreadyRevoked when this node's
-// refresh-token state shows the token revoked already (then nothing is
-// written), or *Failed.
-type RevokeRefresh struct {
-	JTI       string
-	ExpiresAt time.Time
-}
-
-// Revoked answers a revocation: the committed event, and LogID, the
-// audit-log position whose delivery to a destination makes it published
-// there.
-type Revoked struct {
-	Event revocation.Event
-	LogID int64
-}
-
-// AlreadyRevoked answers a RevokeRefresh of a token revoked before: nothing
-// was written. EventID and LogID (its audit-log position) name the stored
-// revocation event of the token's jti when there is one; both are zero
-// when the token died otherwise (a subject revocation, or a revoke_jti with
-// an explicit TTL).
-type AlreadyRevoked struct {
-	EventID string
-	LogID   int64
-}
-
-// Failed answers a revocation that was not recorded. Err wraps
-// ErrUnavailable when the audit log failed.
-type Failed struct{ Err error }
+// The revocation actor's requests and answers (declared in actors/msg, so
+// that the HTTP layer can use them without depending on this package).
+type (
+	// Revoke asks for a revocation. Answer: *Revoked.
+	Revoke = msg.Revoke
+	// RevokeRefresh revokes one refresh token (logout). Answer: *Revoked,
+	// or *AlreadyRevoked when it was revoked before (nothing is written).
+	RevokeRefresh = msg.RevokeRefresh
+	// Revoked answers a revocation with the committed event.
+	Revoked = msg.Revoked
+	// AlreadyRevoked answers a RevokeRefresh of a token revoked before.
+	AlreadyRevoked = msg.AlreadyRevoked
+	// Failed answers a revocation that was not recorded.
+	Failed = msg.Failed
+)
 
 // kidRevocation is a revoke_kid waiting for the issuer's rotation.
 type kidRevocation struct {

@@ -45,6 +45,8 @@ var fences = []struct {
 		"actors never call back up into the HTTP layer or the wiring"},
 	{"transport/httpapi/...", []string{"server", "cmd/..."}, nil,
 		"handlers are wired by server/, never the other way round"},
+	{"transport/httpapi/...", []string{"persistence/...", "actors/audit"}, nil,
+		"handlers send typed messages to the actors (actors/msg) and read the audit log through httpapi.AuditLog: they never reach SQLite or the audit writer"},
 	{"client", []string{"server", "actors/...", "persistence/...", "transport/kafka", "index"}, nil,
 		"the client library is what users import: only the wire types"},
 }

@@ -7,8 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/actors/audit"
-	"github.com/revocd/revocd/actors/issuer"
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/transport/wire"
 )
 
@@ -53,11 +52,11 @@ var errorTable = [...]struct {
 	{ErrRateLimited, http.StatusTooManyRequests, "Rate limit exceeded"},
 	{ErrNotReady, http.StatusServiceUnavailable, "Revocation index is loading; try again shortly"},
 	{ErrTimeout, http.StatusServiceUnavailable, "Timed out waiting for the service; retry (requests are idempotent)"},
-	{audit.ErrUnavailable, http.StatusServiceUnavailable, "Audit log unavailable; try again"},
-	{issuer.ErrRefreshUnknown, http.StatusUnauthorized, "Invalid refresh token"},
-	{issuer.ErrRefreshRevoked, http.StatusUnauthorized, "Refresh token has been revoked"},
-	{issuer.ErrBindingMismatch, http.StatusUnauthorized, "Client binding mismatch"},
-	{issuer.ErrRefreshReused, http.StatusUnauthorized, "Refresh token reuse detected; the token family has been revoked"},
+	{msg.ErrUnavailable, http.StatusServiceUnavailable, "Audit log unavailable; try again"},
+	{msg.ErrRefreshUnknown, http.StatusUnauthorized, "Invalid refresh token"},
+	{msg.ErrRefreshRevoked, http.StatusUnauthorized, "Refresh token has been revoked"},
+	{msg.ErrBindingMismatch, http.StatusUnauthorized, "Client binding mismatch"},
+	{msg.ErrRefreshReused, http.StatusUnauthorized, "Refresh token reuse detected; the token family has been revoked"},
 }
 
 // errNotReady is ErrNotReady (the name the handlers use).

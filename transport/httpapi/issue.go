@@ -11,7 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/actors/issuer"
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/transport/wire"
 )
@@ -90,7 +90,7 @@ func (a *API) issue(ctx *fasthttp.RequestCtx) error {
 	if err := checkClaims(req.AdditionalClaims); err != nil {
 		return err
 	}
-	res, err := a.ask(a.d.Issuer, &issuer.IssueAccess{Subject: req.Subject.Value, TTL: ttl, Extra: req.AdditionalClaims})
+	res, err := a.ask(a.d.Issuer, &msg.IssueAccess{Subject: req.Subject.Value, TTL: ttl, Extra: req.AdditionalClaims})
 	if err != nil {
 		return err
 	}
@@ -103,11 +103,11 @@ func (a *API) issue(ctx *fasthttp.RequestCtx) error {
 }
 
 // issued unpacks the issuer's answer to IssueAccess.
-func issued(res any) (*issuer.Issued, error) {
+func issued(res any) (*msg.Issued, error) {
 	switch r := res.(type) {
-	case *issuer.Issued:
+	case *msg.Issued:
 		return r, nil
-	case *issuer.Failed:
+	case *msg.Failed:
 		return nil, r.Err
 	}
 	return nil, fmt.Errorf("httpapi: unexpected answer %T from the issuer", res)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/actors/issuer"
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/transport/httpapi/apidocs"
 	"github.com/revocd/revocd/transport/wire"
 )
@@ -123,15 +123,15 @@ func queryInt(ctx *fasthttp.RequestCtx, name string, def int64) (int64, error) {
 // rotateKey serves POST /admin/keys/rotate: a fresh signing key becomes
 // current; the old one verifies until its last token expires.
 func (a *API) rotateKey(ctx *fasthttp.RequestCtx) error {
-	res, err := a.ask(a.d.Issuer, &issuer.RotateKey{})
+	res, err := a.ask(a.d.Issuer, &msg.RotateKey{})
 	if err != nil {
 		return err
 	}
-	var rot *issuer.Rotated
+	var rot *msg.Rotated
 	switch r := res.(type) {
-	case *issuer.Rotated:
+	case *msg.Rotated:
 		rot = r
-	case *issuer.Failed:
+	case *msg.Failed:
 		return r.Err
 	default:
 		return fmt.Errorf("httpapi: unexpected answer %T from the issuer", res)

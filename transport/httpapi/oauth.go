@@ -10,7 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/actors/revoker"
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/revocation"
@@ -42,17 +42,17 @@ func (a *API) oauthRevoke(ctx *fasthttp.RequestCtx) error {
 		ctx.SetStatusCode(http.StatusOK)
 		return nil
 	}
-	var msg any
+	var cmd any
 	if t.IsRefresh() {
-		msg = &revoker.RevokeRefresh{JTI: t.ID(), ExpiresAt: t.ExpiresAt()}
+		cmd = &msg.RevokeRefresh{JTI: t.ID(), ExpiresAt: t.ExpiresAt()}
 	} else {
 		ttl := time.Until(t.ExpiresAt()) + a.cfg.Leeway
 		if !t.HasExp || ttl <= 0 {
 			ttl = a.cfg.MaxAccessTTL
 		}
-		msg = &revoker.Revoke{Type: revocation.TypeJTI, Value: t.ID(), TTL: ttl.Round(time.Second) + time.Second, Reason: "oauth2 revocation"}
+		cmd = &msg.Revoke{Type: revocation.TypeJTI, Value: t.ID(), TTL: ttl.Round(time.Second) + time.Second, Reason: "oauth2 revocation"}
 	}
-	if _, _, err := a.commitRevocation(msg); err != nil {
+	if _, _, err := a.commitRevocation(cmd); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(http.StatusOK)

@@ -14,8 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/actors/issuer"
-	"github.com/revocd/revocd/actors/revoker"
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/crypto/kex"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
@@ -91,7 +90,7 @@ func (a *API) refreshCreate(ctx *fasthttp.RequestCtx) error {
 	if err := checkClaims(req.AdditionalClaims); err != nil {
 		return err
 	}
-	pair, err := a.askPair(&issuer.CreateRefresh{Subject: req.Subject.Value, BindingHash: a.bindingHash(req.ClientBinding.Value), Extra: req.AdditionalClaims})
+	pair, err := a.askPair(&msg.CreateRefresh{Subject: req.Subject.Value, BindingHash: a.bindingHash(req.ClientBinding.Value), Extra: req.AdditionalClaims})
 	if err != nil {
 		return err
 	}
@@ -104,22 +103,22 @@ func (a *API) refreshCreate(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// askPair sends msg to the issuer and maps its typed answer, sent once the
+// askPair sends request to the issuer and maps its typed answer, sent once the
 // refresh token's state is durable.
-func (a *API) askPair(msg any) (*issuer.Pair, error) {
-	res, err := a.ask(a.d.Issuer, msg)
+func (a *API) askPair(request any) (*msg.Pair, error) {
+	res, err := a.ask(a.d.Issuer, request)
 	if err != nil {
 		return nil, err
 	}
 	switch r := res.(type) {
-	case *issuer.Pair:
+	case *msg.Pair:
 		return r, nil
-	case *issuer.Failed:
+	case *msg.Failed:
 		switch {
-		case errors.Is(r.Err, issuer.ErrRefreshUnknown), errors.Is(r.Err, issuer.ErrRefreshRevoked),
-			errors.Is(r.Err, issuer.ErrBindingMismatch), errors.Is(r.Err, issuer.ErrRefreshReused):
+		case errors.Is(r.Err, msg.ErrRefreshUnknown), errors.Is(r.Err, msg.ErrRefreshRevoked),
+			errors.Is(r.Err, msg.ErrBindingMismatch), errors.Is(r.Err, msg.ErrRefreshReused):
 			return nil, errorf(http.StatusUnauthorized, "%s", r.Err.Error())
-		case errors.Is(r.Err, issuer.ErrUnavailable):
+		case errors.Is(r.Err, msg.ErrUnavailable):
 			return nil, errorf(http.StatusServiceUnavailable, "Audit log unavailable; try again")
 		}
 		return nil, r.Err
@@ -175,7 +174,7 @@ func (a *API) refresh(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	pair, err := a.askPair(&issuer.Refresh{OldJTI: t.ID(), Subject: t.Subject(), BindingHash: a.bindingHash(req.ClientBinding.Value), AccessJTI: accessJTI, Extra: extra})
+	pair, err := a.askPair(&msg.Refresh{OldJTI: t.ID(), Subject: t.Subject(), BindingHash: a.bindingHash(req.ClientBinding.Value), AccessJTI: accessJTI, Extra: extra})
 	if err != nil {
 		return err
 	}
@@ -252,7 +251,7 @@ func (a *API) refreshRevoke(ctx *fasthttp.RequestCtx) error {
 	if a.d.Index.Ready() && a.d.Index.CheckBytes(t.JTI, t.Sub, keyID(t.Key), t.Iat) != index.None {
 		return a.answerRevokedBefore(ctx, &t)
 	}
-	eventID, logID, err := a.commitRevocation(&revoker.RevokeRefresh{JTI: t.ID(), ExpiresAt: t.ExpiresAt()})
+	eventID, logID, err := a.commitRevocation(&msg.RevokeRefresh{JTI: t.ID(), ExpiresAt: t.ExpiresAt()})
 	if err != nil {
 		return err
 	}

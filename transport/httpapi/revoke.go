@@ -10,7 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/revocd/revocd/actors/revoker"
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/revocation"
 )
 
@@ -53,8 +53,8 @@ func (a *API) revoke(ctx *fasthttp.RequestCtx) error {
 	case len(req.Reason.Value) > revocation.MaxReasonLen || !utf8.ValidString(req.Reason.Value):
 		return errorf(http.StatusUnprocessableEntity, "reason: at most %d bytes of UTF-8", revocation.MaxReasonLen)
 	}
-	msg := &revoker.Revoke{Type: typ, Value: req.Value.Value, TTL: time.Duration(req.TTLSeconds.Value) * time.Second, Reason: req.Reason.Value}
-	eventID, logID, err := a.commitRevocation(msg)
+	cmd := &msg.Revoke{Type: typ, Value: req.Value.Value, TTL: time.Duration(req.TTLSeconds.Value) * time.Second, Reason: req.Reason.Value}
+	eventID, logID, err := a.commitRevocation(cmd)
 	if err != nil {
 		return err
 	}
@@ -62,25 +62,25 @@ func (a *API) revoke(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// commitRevocation sends msg (a *revoker.Revoke or *revoker.RevokeRefresh)
+// commitRevocation sends request (a *msg.Revoke or *msg.RevokeRefresh)
 // to the revocation actor and waits for its one typed answer, sent once the
 // revocation is durable. It returns the event id of the revocation and the
 // audit-log position whose delivery makes it published: the committed
 // batch's last event for a new revocation, the stored event for a refresh
-// token revoked before (revoker.AlreadyRevoked; both zero when that has no
+// token revoked before (msg.AlreadyRevoked; both zero when that has no
 // event of its own).
-func (a *API) commitRevocation(msg any) (eventID string, logID int64, err error) {
-	res, err := a.ask(a.d.Revoker, msg)
+func (a *API) commitRevocation(request any) (eventID string, logID int64, err error) {
+	res, err := a.ask(a.d.Revoker, request)
 	if err != nil {
 		return "", 0, err
 	}
 	switch r := res.(type) {
-	case *revoker.Revoked:
+	case *msg.Revoked:
 		return r.Event.EventID, r.LogID, nil
-	case *revoker.AlreadyRevoked:
+	case *msg.AlreadyRevoked:
 		return r.EventID, r.LogID, nil
-	case *revoker.Failed:
-		if errors.Is(r.Err, revoker.ErrUnavailable) {
+	case *msg.Failed:
+		if errors.Is(r.Err, msg.ErrUnavailable) {
 			return "", 0, errorf(http.StatusServiceUnavailable, "Audit log unavailable; the revocation was not recorded")
 		}
 		return "", 0, r.Err
