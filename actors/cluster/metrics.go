@@ -48,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "revocd_cluster_events_received_total", Help: "Events received from a peer, before deduplication and verification.",
 		}, []string{"peer"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "revocd_cluster_messages_rejected_total", Help: "Peer frames and messages refused or ignored, by reason (unknown_peer, queue_full, frame_too_large, message_too_large, batch_too_large, malformed, unknown_type, unknown_target).",
+			Name: "revocd_cluster_messages_rejected_total", Help: "Peer connections, frames and messages refused or ignored, by reason (unknown_peer, queue_full, frame_too_large, message_too_large, batch_too_large, malformed, unknown_type, unknown_target, tls_handshake).",
 		}, []string{"reason"}),
 		ingestErr: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "revocd_cluster_ingest_errors_total", Help: "Ingest calls for peer events that returned an error (dropped events are also counted in revocd_events_dropped_total).",

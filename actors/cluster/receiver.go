@@ -38,6 +38,7 @@ const (
 	rejectMalformed       = "malformed"
 	rejectUnknownType     = "unknown_type"
 	rejectUnknownTarget   = "unknown_target"
+	rejectTLSHandshake    = "tls_handshake"
 )
 
 // rejectFunc counts and logs a refused frame or message from the
@@ -190,7 +191,7 @@ func remoteAddr(ctx context.Context) string {
 		return "unknown"
 	}
 	addr := c.RemoteAddr().String()
-	if tc, ok := c.(*tls.Conn); ok {
+	if tc, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
 			addr += " (" + certs[0].Subject.String() + ")"
 		}

@@ -102,7 +102,10 @@ func (d *deferredRemote) listen() error {
 		err error
 	)
 	if d.tls != nil {
-		ln, err = tls.Listen("tcp", d.addr, d.tls)
+		ln, err = net.Listen("tcp", d.addr)
+		if err == nil {
+			ln = &handshakeListener{Listener: ln, tls: d.tls, recv: d.recv}
+		}
 	} else {
 		ln, err = net.Listen("tcp", d.addr)
 	}
