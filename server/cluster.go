@@ -17,7 +17,7 @@ import (
 	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/persistence/sqlitestore"
 	"github.com/revocd/revocd/revocation"
-	"github.com/revocd/revocd/transport/httpapi"
+	"github.com/revocd/revocd/transport/wire"
 )
 
 // clusterDeps are what the cluster layer needs from the node.
@@ -40,7 +40,7 @@ type clusterNode interface {
 	// block (it is called on the audit writer's goroutine).
 	Broadcast(events []revocation.Event)
 	// Status reports each peer for /ready.
-	Status() map[string]httpapi.Check
+	Status() map[string]wire.Check
 	// Close stops the cluster layer.
 	Close()
 }
@@ -163,10 +163,10 @@ func (m *multiNode) Broadcast(events []revocation.Event) { m.n.Broadcast(events)
 // "disconnected (...)": this node keeps validating from its own index and
 // accepting revocations, and the peer converges by anti-entropy when it
 // returns. Detail also gives the peer's lag ("connected, lag=0 events").
-func (m *multiNode) Status() map[string]httpapi.Check {
-	out := map[string]httpapi.Check{}
+func (m *multiNode) Status() map[string]wire.Check {
+	out := map[string]wire.Check{}
 	for _, s := range m.n.Status() {
-		out["peer:"+s.ID] = httpapi.Check{OK: s.Settled, Detail: s.Detail()}
+		out["peer:"+s.ID] = wire.Check{OK: s.Settled, Detail: s.Detail()}
 	}
 	return out
 }
@@ -175,6 +175,6 @@ func (m *multiNode) Close() { m.n.Close() }
 
 type singleNode struct{}
 
-func (singleNode) Broadcast([]revocation.Event)     {}
-func (singleNode) Status() map[string]httpapi.Check { return nil }
-func (singleNode) Close()                           {}
+func (singleNode) Broadcast([]revocation.Event)  {}
+func (singleNode) Status() map[string]wire.Check { return nil }
+func (singleNode) Close()                        {}

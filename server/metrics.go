@@ -4,9 +4,19 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/revocd/revocd/index"
 )
+
+// newRegistry returns the node's Prometheus registry, served on /metrics,
+// with the Go runtime and process collectors; every component registers
+// its own collectors on it.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
 
 // nodeMetrics are the node-level collectors: the revocation index and the
 // audit writer's group commits.

@@ -21,8 +21,8 @@ import (
 	"github.com/revocd/revocd/persistence/redismirror"
 	"github.com/revocd/revocd/persistence/sqlitestore"
 	"github.com/revocd/revocd/revocation"
-	"github.com/revocd/revocd/transport/httpapi"
 	"github.com/revocd/revocd/transport/kafka"
+	"github.com/revocd/revocd/transport/wire"
 )
 
 // propagation runs the Redis mirror and the Kafka bridge of a node: one
@@ -304,7 +304,7 @@ func (p *propagation) waitPublished() func(ctx context.Context, lastID int64) bo
 // checks reports Redis and Kafka health and the outbox backlog for /ready.
 // An unreachable Redis or Kafka does not make the node unready: validation
 // and revocation keep working and the outbox holds the backlog.
-func (p *propagation) checks(ctx context.Context, r *httpapi.Readiness) {
+func (p *propagation) checks(ctx context.Context, r *wire.Readiness) {
 	if p.redis != nil {
 		r.Checks["redis"] = p.redisCheck(ctx)
 	}
@@ -326,23 +326,16 @@ func (p *propagation) checks(ctx context.Context, r *httpapi.Readiness) {
 
 // redisCheck is the "redis" entry of /ready: while the initial load is
 // awaited (REDIS_STARTUP=require) it says so, with the last failure.
-func (p *propagation) redisCheck(ctx context.Context) httpapi.Check {
+func (p *propagation) redisCheck(ctx context.Context) wire.Check {
 	select {
 	case <-p.redisLoaded:
 		return checkOf(p.mirror.Ping(ctx))
 	default:
 	}
 	if e := p.redisLoadErr.Load(); e != nil {
-		return httpapi.Check{OK: false, Detail: "unreachable: initial load of revocations failed, retrying (validation answers 503 until it succeeds): " + *e}
+		return wire.Check{OK: false, Detail: "unreachable: initial load of revocations failed, retrying (validation answers 503 until it succeeds): " + *e}
 	}
-	return httpapi.Check{OK: false, Detail: "loading: initial load of revocations in progress (validation answers 503 until it succeeds)"}
-}
-
-func checkOf(err error) httpapi.Check {
-	if err != nil {
-		return httpapi.Check{OK: false, Detail: err.Error()}
-	}
-	return httpapi.Check{OK: true}
+	return wire.Check{OK: false, Detail: "loading: initial load of revocations in progress (validation answers 503 until it succeeds)"}
 }
 
 // close flushes and stops the outboxes (bounded by ctx), then the clients.

@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
-	metrics := httpapi.NewMetrics(nil)
+	metrics := httpapi.NewMetrics(newRegistry())
 	nm := registerNodeMetrics(metrics.Registry(), ix)
 	// The write path: handlers → issuer / revocation actor → audit writer
 	// (commit, sign, index) → fan-out (outboxes, cluster), each hop a
@@ -153,24 +153,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 			b, _ := eventsig.PublicKeysJSON(eventVerifier)
 			return b
 		},
-		Ready: func(c context.Context) httpapi.Readiness {
-			r := httpapi.Readiness{Ready: true, Checks: map[string]httpapi.Check{}}
-			r.Checks["index"] = httpapi.Check{OK: ix.Ready()}
-			if err := store.Ping(c); err != nil {
-				r.Checks["sqlite"] = httpapi.Check{OK: false, Detail: err.Error()}
-			} else {
-				r.Checks["sqlite"] = httpapi.Check{OK: true}
-			}
-			// Only the index and SQLite gate readiness: with Redis, Kafka
-			// or peers down the node still validates and accepts
-			// revocations (the outbox holds the backlog).
-			r.Ready = r.Checks["index"].OK && r.Checks["sqlite"].OK
-			prop.checks(c, &r)
-			for name, ch := range cluster.Status() {
-				r.Checks[name] = ch
-			}
-			return r
-		},
+		Ready: readiness{index: ix, sqlite: store, prop: prop, cluster: cluster}.report,
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)

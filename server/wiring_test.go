@@ -60,7 +60,9 @@ func startWiredNode(t *testing.T, ext *eventsig.Signer) *wiredNode {
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a string) { addr <- a }) }()
+	go func() {
+		done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a string) { addr <- a })
+	}()
 	var base string
 	select {
 	case a := <-addr:
@@ -207,6 +209,15 @@ func TestNodeWiring(t *testing.T) {
 		return strings.Contains(string(b), `revocd_events_dropped_total{reason="bad_signature",source="kafka"} 1`) &&
 			strings.Contains(string(b), `revocd_events_received_total{source="kafka"} 1`)
 	})
+
+	// One registry holds the runtime's, the HTTP layer's and the node's
+	// collectors.
+	_, m := n.call(http.MethodGet, "/metrics", nil)
+	for _, name := range []string{"go_goroutines", "process_open_fds", "revocd_http_requests_total", "revocd_index_entries", "revocd_audit_commit_seconds", "revocd_outbox_backlog"} {
+		if !strings.Contains(string(m), "\n"+name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
 
 	code, b := n.call(http.MethodGet, "/ready", nil)
 	var ready struct {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
@@ -31,8 +30,10 @@ type routeCode struct {
 	code  int
 }
 
-// NewMetrics registers the HTTP collectors on reg (a new registry when nil)
-// and serves reg on /metrics.
+// NewMetrics registers the HTTP collectors on reg and serves reg on
+// /metrics. The node builds reg (with the runtime and process collectors)
+// and registers its other components' collectors on it; nil gives a new,
+// otherwise empty registry (tests).
 func NewMetrics(reg *prometheus.Registry) *Metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -56,8 +57,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	for _, o := range []string{outcomeValid, outcomeRevoked, outcomeExpired, outcomeInvalid} {
 		m.outcomes[o] = m.validations.WithLabelValues(o)
 	}
-	reg.MustRegister(m.requests, m.latency, m.validations,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.requests, m.latency, m.validations)
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return m
 }
