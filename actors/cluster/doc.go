@@ -15,17 +15,35 @@
 // is refused while it is read and its connection closed, a message beyond
 // MaxBatchBytes before it is decoded, an EventBatch of more than
 // MaxBatchEvents events after; only EventBatch and Hello for the
-// replicator are decoded. Refusals are counted in
-// revocd_cluster_messages_rejected_total and logged.
+// replicator are decoded. With TLS, the receiver completes each handshake
+// itself, so a client certificate that does not verify is refused before
+// any frame is read. Refusals are counted in
+// revocd_cluster_messages_rejected_total (by reason) and logged.
+//
+// # Actors
+//
+// The replicator actor owns the peers' state (connected, last seen,
+// settled, their last digest) and this node's digest ("have", below).
+// Each peer has a worker, a child actor of the replicator ("peer/<id>"),
+// which runs that peer's resend rounds and the ingest of its batches.
+// Nothing blocks inside Receive: store reads (resend pages, digest
+// refreshes), reconnect probes and Ingest calls run on goroutines that
+// report back with a message. After each message the replicator publishes
+// an immutable snapshot of the peers' state, which Broadcast and Status
+// read without talking to the actor. State survives a restart after a
+// panic (each incarnation gets the same state).
 //
 // # Live path
 //
 // After the audit writer commits a batch, Node.Broadcast sends the node's
-// own new events as one remote.EventBatch straight to every connected
-// peer's replicator. The receiving replicator hands the batch to a single
-// ingest worker that merges whatever is queued, drops events it already
-// holds and calls the node's Ingest (signature and replay checks, commit
-// through the audit writer, apply to the index).
+// own new events as EventBatches straight to every peer the snapshot shows
+// connected. The receiving replicator drops events it already holds or is
+// ingesting already (an exact copy: see below) and hands the rest to the
+// sending peer's worker, which calls the node's Ingester (signature and
+// replay checks, commit through the audit writer, apply to the index), one
+// call at a time per peer, merging batches queued meanwhile; calls for
+// different peers run concurrently and share a group commit. The worker
+// reports back and the replicator records the events in its digest.
 //
 // # Anti-entropy
 //
@@ -38,7 +56,7 @@
 // Hello). A node that was down or cut off therefore converges from any peer
 // that has the events, even one that is not their origin. Events that do
 // not verify under the trusted keys are dropped by Ingest, so a relay
-// cannot forge; and as nothing before Ingest verifies, the ingest worker
+// cannot forge; and as nothing before Ingest verifies, the replicator
 // drops only exact copies, so a forged event carrying a genuine event's id
 // never shadows it.
 //
