@@ -139,6 +139,7 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 		kcfg := kafka.Config{
 			Brokers: brokers, RevocationTopic: d.Cfg.KafkaTopic, TokenTopic: d.Cfg.RefreshTokenTopic,
 			GroupID: "revocd-" + d.Cfg.NodeID, ClientID: "revocd-" + d.Cfg.NodeID, Logger: d.Log.With("component", "kafka"),
+			Origin: d.Cfg.NodeID, // publish only own events; skip them when consuming
 		}
 		ectx, ecancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := kafka.EnsureTopics(ectx, kcfg, 1); err != nil {

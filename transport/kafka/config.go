@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/revocd/revocd/crypto/eventsig"
 )
 
 // Defaults applied by Config when a field is left empty.
@@ -48,6 +50,35 @@ type Config struct {
 	ClientID string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Origin is this node's id (revocation.Event.Origin of the events it
+	// signs). When set, a Publisher delivers only events of this origin (a
+	// node publishes what it originated, not what it received: one copy per
+	// event on the topic) and a Consumer skips records of this origin by
+	// their HeaderOrigin, without decoding them. Empty: no filtering.
+	Origin string
+	// Compression is the revocation records' batch compression: "zstd"
+	// (default), "lz4", "snappy" or "none".
+	Compression string
+	// MaxPendingRecords bounds, per partition, how many records a Consumer
+	// reads after the first record of a format-2 batch while that batch's
+	// signature header has not arrived; the batch is then dropped and
+	// counted (ConsumerStats.BatchesDropped). Default 4 × eventsig.MaxBatchSize.
+	MaxPendingRecords int
+}
+
+// compression returns the kgo codecs of c.Compression.
+func (c Config) compression() (kgo.CompressionCodec, error) {
+	switch c.Compression {
+	case "", "zstd":
+		return kgo.ZstdCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "none":
+		return kgo.NoCompression(), nil
+	}
+	return kgo.NoCompression(), fmt.Errorf("kafka: config: unknown compression %q (want zstd, lz4, snappy or none)", c.Compression)
 }
 
 // withDefaults validates c and fills in its defaults.
@@ -78,6 +109,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if _, err := c.compression(); err != nil {
+		return c, err
+	}
+	if c.MaxPendingRecords <= 0 {
+		c.MaxPendingRecords = 4 * eventsig.MaxBatchSize
 	}
 	return c, nil
 }

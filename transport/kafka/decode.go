@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -29,6 +28,9 @@ type wireEvent struct {
 	KeyID     *string          `json:"key_id"`
 	Alg       *string          `json:"alg"`
 	Sig       *[]byte          `json:"sig"`
+	// Format and Batch are set in format-2 records only (see FormatSplit).
+	Format *int    `json:"format"`
+	Batch  *string `json:"batch"`
 }
 
 // DecodeEvent decodes one revocation event as published by Publisher.Deliver.
@@ -39,16 +41,23 @@ type wireEvent struct {
 // event_id, origin, key_id and sig non-empty, alg of 1 to 64 bytes, ts and expires_at
 // positive, seq at least 1, and revocation.Event.Validate. Unknown fields are
 // ignored, so producers may add fields. It does not verify the signature.
+// A format-2 record (see FormatSplit) is an error wrapping ErrSplitRecord:
+// use DecodeRecord with its batch signature header.
 //
 // DecodeEvent is a pure function, safe for concurrent use; it never panics.
 func DecodeEvent(b []byte) (*revocation.Event, error) {
-	if len(b) > MaxEventBytes {
-		return nil, fmt.Errorf("kafka: decode event: %d bytes exceeds limit of %d", len(b), MaxEventBytes)
+	e, ref, err := decodeWire(b)
+	if err != nil {
+		return nil, err
 	}
-	var w wireEvent
-	if err := json.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("kafka: decode event: %w", err)
+	if ref != "" {
+		return nil, fmt.Errorf("%w: event %q", ErrSplitRecord, e.EventID)
 	}
+	return e, nil
+}
+
+// event checks w's required fields and returns its event.
+func (w *wireEvent) event() (*revocation.Event, error) {
 	var missing []string
 	need := func(present bool, name string) {
 		if !present {

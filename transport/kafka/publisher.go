@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/revocd/revocd/crypto/eventsig"
 	"github.com/revocd/revocd/revocation"
 )
 
@@ -25,6 +26,10 @@ const (
 	tokenDeliveryTimeout = 30 * time.Second
 	// closeFlushTimeout bounds how long Close waits for token events.
 	closeFlushTimeout = 2 * time.Second
+	// partitionsTTL is how long Deliver trusts a partition count.
+	partitionsTTL = 30 * time.Second
+	// partitionsTimeout bounds the metadata request for the count.
+	partitionsTimeout = 5 * time.Second
 )
 
 // TokenEvent is one token lifecycle event (issued, validated, rejected, ...)
@@ -45,6 +50,15 @@ type PublisherStats struct {
 	// TokenEventsFailed counts token events dropped: buffer full, delivery
 	// timeout, broker error or publisher closed.
 	TokenEventsFailed uint64
+	// EventsDelivered counts revocation events Deliver wrote and Kafka
+	// acknowledged (a retried batch counts again).
+	EventsDelivered uint64
+	// EventsSkipped counts events Deliver left out: not of Config.Origin.
+	EventsSkipped uint64
+	// WireRecords, WireBytes and WireBytesUncompressed are what the
+	// revocation client wrote to the topic: records, record batch bytes as
+	// stored (compressed), and before compression.
+	WireRecords, WireBytes, WireBytesUncompressed uint64
 }
 
 // Publisher produces revocation events and token events. Both go through
@@ -64,6 +78,10 @@ type Publisher struct {
 	failed atomic.Uint64
 	closed atomic.Bool
 	close  sync.Once
+
+	wire               *wireHook
+	delivered, skipped atomic.Uint64
+	nparts, npartsAt   atomic.Int64 // revocation topic partition count, and when it was read
 }
 
 // NewPublisher validates cfg and creates the producer clients. It does not
@@ -74,8 +92,19 @@ func NewPublisher(cfg Config) (*Publisher, error) {
 		return nil, err
 	}
 	common := append(cfg.clientOpts(), kgo.RequiredAcks(kgo.AllISRAcks()))
+	codec, _ := cfg.compression() // validated by withDefaults
+	wire := &wireHook{}
 	rev, err := kgo.NewClient(slices.Concat(common, []kgo.Opt{
 		kgo.DefaultProduceTopic(cfg.RevocationTopic),
+		// Deliver computes partitions with the same partitioner (keyed
+		// records: murmur2 of the key, as Kafka's default) to place the
+		// batch signature headers.
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		// Deliver hands a whole batch at once: lingering would only delay
+		// the acknowledgement /revoke waits for.
+		kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(codec, kgo.NoCompression()), // none for brokers older than the codec
+		kgo.WithHooks(wire),
 	})...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: new publisher: %w", err)
@@ -89,7 +118,7 @@ func NewPublisher(cfg Config) (*Publisher, error) {
 		rev.Close()
 		return nil, fmt.Errorf("kafka: new publisher: %w", err)
 	}
-	return &Publisher{cfg: cfg, log: cfg.Logger, rev: rev, tok: tok}, nil
+	return &Publisher{cfg: cfg, log: cfg.Logger, rev: rev, tok: tok, wire: wire}, nil
 }
 
 // EventKey returns the record key of a revocation event: "type:value". It
@@ -98,7 +127,16 @@ func EventKey(e *revocation.Event) string { return string(e.Type) + ":" + e.Valu
 
 // Deliver produces events to the revocation topic, keyed by EventKey, and
 // waits until Kafka acknowledged every one of them (acks=all) or ctx is done.
-// Events with the same key land in one partition in slice order.
+// Events with the same key land in one partition in slice order. With
+// Config.Origin set, events of another origin are left out (they are
+// acknowledged at once): their origin publishes them.
+//
+// Events whose Sig is a well-formed eventsig batch signature are written in
+// format 2 (see FormatSplit): the batch signature once per (batch,
+// partition) in a header of the batch's last record in that partition.
+// Others are written in format 1. If a record did not land in the partition
+// its header was planned for (the partition count changed), its batch is
+// written again in format 1 before Deliver returns.
 //
 // On any failure it returns a wrapped error and the caller retries the whole
 // batch; the duplicates this produces downstream are harmless because events
@@ -106,18 +144,175 @@ func EventKey(e *revocation.Event) string { return string(e.Type) + ":" + e.Valu
 // error at once even if some records are in flight: those settle in the
 // background, still bounded by Close. Pass a ctx with a deadline.
 func (p *Publisher) Deliver(ctx context.Context, events []revocation.Event) error {
+	if p.cfg.Origin != "" {
+		own := events[:0:0]
+		for i := range events {
+			if events[i].Origin == p.cfg.Origin {
+				own = append(own, events[i])
+			}
+		}
+		if skipped := len(events) - len(own); skipped > 0 {
+			p.skipped.Add(uint64(skipped))
+		}
+		events = own
+	}
 	if len(events) == 0 {
 		return nil
 	}
+	parts := p.partitions(ctx)
+	recs, plan, err := p.encode(events, parts)
+	if err != nil {
+		return err
+	}
+	if err := p.produce(ctx, recs, len(events)); err != nil {
+		return err
+	}
+	misplaced := plan.misplaced(recs)
+	if len(misplaced) == 0 {
+		p.delivered.Add(uint64(len(events)))
+		return nil
+	}
+	// The partition count changed under us: the records of these batches
+	// may lack their signature header in some partition. Forget the count
+	// and write those events again, self-contained.
+	p.nparts.Store(0)
+	p.log.Warn("kafka: partition count changed during a delivery; writing the affected batches again in format 1",
+		"topic", p.cfg.RevocationTopic, "events", len(misplaced))
+	again := make([]*kgo.Record, 0, len(misplaced))
+	for _, i := range misplaced {
+		r, err := p.record(&events[i], nil, nil)
+		if err != nil {
+			return err
+		}
+		again = append(again, r)
+	}
+	if err := p.produce(ctx, again, len(again)); err != nil {
+		return err
+	}
+	p.delivered.Add(uint64(len(events)))
+	return nil
+}
+
+// record returns the record of e: format 1 if rest is nil, else format 2
+// with the per-event part rest and tail (splitTail).
+func (p *Publisher) record(e *revocation.Event, rest, tail []byte) (*kgo.Record, error) {
+	var v []byte
+	var err error
+	if rest == nil {
+		v, err = json.Marshal(e)
+	} else {
+		v, err = encodeSplit(e, rest, tail)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kafka: deliver: encode event %q: %w", e.EventID, err)
+	}
+	return &kgo.Record{
+		Topic: p.cfg.RevocationTopic, Key: []byte(EventKey(e)), Value: v,
+		Headers: []kgo.RecordHeader{{Key: HeaderOrigin, Value: []byte(e.Origin)}},
+	}, nil
+}
+
+// splitPlan remembers where encode expected the format-2 records to land.
+type splitPlan struct {
+	part  []int32 // per record: expected partition, -1 for format 1
+	batch []int   // per record: index of its batch signature in sigs
+}
+
+// misplaced returns the indexes of the records of every batch that has a
+// record outside its expected partition.
+func (sp *splitPlan) misplaced(recs []*kgo.Record) []int {
+	bad := map[int]bool{}
+	for i, r := range recs {
+		if sp.part[i] >= 0 && r.Partition != sp.part[i] {
+			bad[sp.batch[i]] = true
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	var out []int
+	for i := range recs {
+		if sp.part[i] >= 0 && bad[sp.batch[i]] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// encode builds the records of events. With nparts > 0 it writes events
+// whose Sig splits in format 2 and adds the batch signature header to the
+// last record of each (batch, partition); with nparts 0 (partition count
+// unknown) everything is format 1.
+func (p *Publisher) encode(events []revocation.Event, nparts int) ([]*kgo.Record, *splitPlan, error) {
 	recs := make([]*kgo.Record, len(events))
+	plan := &splitPlan{part: make([]int32, len(events)), batch: make([]int, len(events))}
+	type tp struct {
+		batch int
+		part  int32
+	}
+	last := map[tp]int{}
+	var sigs [][]byte
+	var tail []byte
+	partitioner := kgo.StickyKeyPartitioner(nil).ForTopic(p.cfg.RevocationTopic)
 	for i := range events {
 		e := &events[i]
-		v, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("kafka: deliver: encode event %q: %w", e.EventID, err)
+		plan.part[i] = -1
+		batchSig, rest, ok := eventsig.SplitSig(e.Sig)
+		if !ok || nparts <= 0 {
+			r, err := p.record(e, nil, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			recs[i] = r
+			continue
 		}
-		recs[i] = &kgo.Record{Topic: p.cfg.RevocationTopic, Key: []byte(EventKey(e)), Value: v}
+		if n := len(sigs); n == 0 || !sameBytes(sigs[n-1], batchSig) {
+			// Events of one batch are adjacent in commit order; a batch
+			// seen again after another one just gets a second header.
+			sigs = append(sigs, batchSig)
+			tail = splitTail(batchRef(batchSig))
+		}
+		r, err := p.record(e, rest, tail)
+		if err != nil {
+			return nil, nil, err
+		}
+		recs[i] = r
+		part := int32(partitioner.Partition(r, nparts))
+		plan.part[i], plan.batch[i] = part, len(sigs)-1
+		last[tp{len(sigs) - 1, part}] = i
 	}
+	for k, i := range last {
+		recs[i].Headers = append(recs[i].Headers, kgo.RecordHeader{Key: HeaderBatchSig, Value: sigs[k.batch]})
+	}
+	return recs, plan, nil
+}
+
+// partitions returns the revocation topic's partition count, cached for
+// partitionsTTL; 0 if it cannot be read.
+func (p *Publisher) partitions(ctx context.Context) int {
+	if n := p.nparts.Load(); n > 0 && time.Since(time.Unix(0, p.npartsAt.Load())) < partitionsTTL {
+		return int(n)
+	}
+	mctx, cancel := context.WithTimeout(ctx, partitionsTimeout)
+	defer cancel()
+	topic := p.cfg.RevocationTopic
+	m, err := kadm.NewClient(p.rev).Metadata(mctx, topic)
+	if err != nil {
+		p.log.Warn("kafka: cannot read the revocation topic's partition count; writing format 1", "topic", topic, "err", err)
+		return 0
+	}
+	td, ok := m.Topics[topic]
+	if !ok || td.Err != nil || len(td.Partitions) == 0 {
+		return 0
+	}
+	p.nparts.Store(int64(len(td.Partitions)))
+	p.npartsAt.Store(time.Now().UnixNano())
+	return len(td.Partitions)
+}
+
+// produce writes recs and waits for their acknowledgement; events is the
+// count for error messages.
+func (p *Publisher) produce(ctx context.Context, recs []*kgo.Record, events int) error {
 	done := make(chan kgo.ProduceResults, 1)
 	go func() { done <- p.rev.ProduceSync(ctx, recs...) }()
 	var res kgo.ProduceResults
@@ -127,7 +322,7 @@ func (p *Publisher) Deliver(ctx context.Context, events []revocation.Event) erro
 		// An idempotent producer never abandons a record it already sent
 		// (it cannot know whether the broker wrote it), so ProduceSync may
 		// outlive ctx; the caller's deadline wins.
-		return fmt.Errorf("kafka: deliver to topic %q: %d events unconfirmed: %w", p.cfg.RevocationTopic, len(events), ctx.Err())
+		return fmt.Errorf("kafka: deliver to topic %q: %d events unconfirmed: %w", p.cfg.RevocationTopic, events, ctx.Err())
 	}
 	var failed int
 	var first error
@@ -149,9 +344,23 @@ func (p *Publisher) Deliver(ctx context.Context, events []revocation.Event) erro
 		// the new instance. The outbox delivers one batch at a time, so
 		// nothing of this topic is in flight here.
 		p.rev.PurgeTopicsFromProducing(p.cfg.RevocationTopic)
+		p.nparts.Store(0)
 		p.log.Warn("kafka: revocation topic was recreated; producing to the new instance", "topic", p.cfg.RevocationTopic)
 	}
-	return fmt.Errorf("kafka: deliver to topic %q: %d of %d events failed: %w", p.cfg.RevocationTopic, failed, len(events), first)
+	return fmt.Errorf("kafka: deliver to topic %q: %d of %d events failed: %w", p.cfg.RevocationTopic, failed, events, first)
+}
+
+// OnProduceBatchWritten implements kgo.HookProduceBatchWritten for the
+// revocation client: it counts the bytes written to the topic.
+func (h *wireHook) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	h.records.Add(uint64(m.NumRecords))
+	h.compressed.Add(uint64(m.CompressedBytes))
+	h.uncompressed.Add(uint64(m.UncompressedBytes))
+}
+
+// wireHook counts what the revocation client wrote.
+type wireHook struct {
+	records, compressed, uncompressed atomic.Uint64
 }
 
 // PublishTokenEvent queues ev for the token topic, keyed by Subject, and
@@ -189,9 +398,14 @@ func (p *Publisher) tokenResult(_ *kgo.Record, err error) {
 	}
 }
 
-// Stats returns the token event counters. Safe for concurrent use.
+// Stats returns the counters. Safe for concurrent use.
 func (p *Publisher) Stats() PublisherStats {
-	return PublisherStats{TokenEventsSent: p.sent.Load(), TokenEventsFailed: p.failed.Load()}
+	return PublisherStats{
+		TokenEventsSent: p.sent.Load(), TokenEventsFailed: p.failed.Load(),
+		EventsDelivered: p.delivered.Load(), EventsSkipped: p.skipped.Load(),
+		WireRecords: p.wire.records.Load(), WireBytes: p.wire.compressed.Load(),
+		WireBytesUncompressed: p.wire.uncompressed.Load(),
+	}
 }
 
 // ErrTopicMissing is reported by Ping when the brokers answer but do not
