@@ -80,6 +80,11 @@ type Config struct {
 	// AdminAPIKeys (ADMIN_API_KEYS) are the accepted "Authorization:
 	// Bearer" keys of the admin endpoints; required outside --dev.
 	AdminAPIKeys []string
+	// FeedAPIKeys (FEED_API_KEYS) are read-only "Authorization: Bearer"
+	// keys of the event stream and the active-revocations snapshot: a
+	// resource server's in-process validator subscribes with one without
+	// holding an admin key.
+	FeedAPIKeys []string
 	// RefreshRotation (REFRESH_ROTATION) rotates refresh tokens on every
 	// refresh, with reuse detection.
 	RefreshRotation bool
@@ -256,6 +261,18 @@ var settings = []setting{
 					return errors.New("each admin API key needs at least 16 characters")
 				}
 				c.AdminAPIKeys = append(c.AdminAPIKeys, k)
+			}
+		}
+		return nil
+	}},
+	{"FEED_API_KEYS", "", "comma-separated read-only keys of GET /events/stream and /revocations/active (admin keys work too)", func(c *Config, v string) error {
+		c.FeedAPIKeys = nil
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				if len(k) < 16 {
+					return errors.New("each feed API key needs at least 16 characters")
+				}
+				c.FeedAPIKeys = append(c.FeedAPIKeys, k)
 			}
 		}
 		return nil

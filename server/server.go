@@ -94,9 +94,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	// (commit, sign, index) → fan-out (outboxes, cluster), each hop a
 	// typed message.
 	fanOutPID := engine.Spawn(newFanOut(cfg.NodeID), "fanout")
+	feedNotifier := httpapi.NewNotifier()
+	feedPID := engine.Spawn(newFeedWaker(feedNotifier), "feedwaker")
 	auditPID := engine.Spawn(audit.New(audit.Config{
 		Store: store, Signer: sec.signer, Index: ix, Origin: cfg.NodeID, Logger: log.With("actor", "audit"),
-		Observe: nm.observeCommit, Subscribers: []*actor.PID{fanOutPID},
+		Observe: nm.observeCommit, Subscribers: []*actor.PID{fanOutPID, feedPID},
 	}), "audit")
 	intakePID, in, err := startIntake(intakeDeps{
 		Origin: cfg.NodeID, Verifier: eventVerifier, Replay: eventsig.NewReplayGuard(cfg.NonceTTL, nil), Index: ix,
@@ -149,6 +151,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		Engine: engine, Issuer: issuerPID, Revoker: revokerPID, Verifier: verifier, Ring: ring,
 		Index: ix, Store: auditLogView{store}, ServerKEM: sec.kem, BindingKey: sec.bindingKey, Metrics: metrics, Logger: log,
 		WaitPublished: prop.waitPublished(),
+		Feed:          &httpapi.Feed{Log: feedLogView{store}, Notifier: feedNotifier, APIKeys: cfg.FeedAPIKeys},
 		EventKeys: func() []byte {
 			b, _ := eventsig.PublicKeysJSON(eventVerifier)
 			return b

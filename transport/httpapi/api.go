@@ -62,8 +62,11 @@ type Deps struct {
 	Ready func(ctx context.Context) Readiness
 	// EventKeys returns the /events/keys document.
 	EventKeys func() []byte
-	Metrics   *Metrics
-	Logger    *slog.Logger
+	// Feed serves the event stream and the active-revocations snapshot
+	// (stream.go); nil: those routes answer 404.
+	Feed    *Feed
+	Metrics *Metrics
+	Logger  *slog.Logger
 }
 
 // API serves revocd's HTTP API. It is safe for concurrent use.
@@ -185,6 +188,10 @@ func (a *API) routes() []route {
 		{"/oauth2/introspect", http.MethodPost, true, a.oauthIntrospect, false},
 		{"/revocations", http.MethodGet, true, a.feed, false},
 		{"/events/keys", http.MethodGet, false, a.eventKeys, false},
+		// Feed routes check an admin or a read-only FEED_API_KEYS key
+		// themselves (feedAuthorized).
+		{"/events/stream", http.MethodGet, false, a.stream, false},
+		{"/revocations/active", http.MethodGet, false, a.activeSnapshot, false},
 		{"/.well-known/jwks.json", http.MethodGet, false, a.jwks, false},
 		{"/admin/keys/rotate", http.MethodPost, true, a.rotateKey, false},
 	}
