@@ -7,11 +7,12 @@
 // actor sends the matching audit command (carrying the requester in its
 // audit.Ref); the audit writer commits, signs, applies to the index and
 // replies here; the actor forwards the typed answer (*Revoked,
-// *AlreadyRevoked or *Failed) to the requester. For revoke_kid of the
-// current signing key the actor first sends the issuer a RotateKey and
-// commits the revocation only when the issuer's *issuer.Rotated arrives, so
-// the key is out of use before the revocation is acknowledged. The actor
-// never waits inside Receive.
+// *AlreadyRevoked or *Failed) to the requester. For revoke_kid the actor
+// first sends the issuer a RotateKey (which rotates when the kid is the
+// current signing key, and drops it from the ring in any case) and commits
+// the revocation only when the issuer's *issuer.Rotated arrives, once the
+// ring is durable: the key is out of use before the revocation is
+// acknowledged. The actor never waits inside Receive.
 package revoker
 
 import (
