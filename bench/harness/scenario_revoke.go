@@ -50,5 +50,7 @@ func (r *runner) revokeScenario(ctx context.Context) error {
 			return fmt.Errorf("revocd exited during the load:\n%s", tail(n.Output(), 3000))
 		}
 	}
-	return nil
+	// The production stack (Redis and Kafka on), in the same run as the
+	// embedded steps, with every event read back.
+	return r.fullStackRevoke(ctx, len(variants))
 }
