@@ -26,10 +26,11 @@ type clusterDeps struct {
 	Engine *actor.Engine
 	Store  *sqlitestore.Store
 	Audit  *actor.PID
-	// Ingest verifies events received from elsewhere (signature, replay)
-	// and commits them through the audit writer; it returns once they are
-	// durable and applied to the index.
-	Ingest   func(ctx context.Context, events []revocation.Event, source string) error
+	// Ingest is the node's intake (actors/intake.Client): it verifies
+	// events received from peers (signature, replay) and commits them
+	// through the audit writer; it returns once they are durable and
+	// applied to the index.
+	Ingest   cluster.Ingester
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 }
@@ -143,7 +144,7 @@ func startCluster(ctx context.Context, d clusterDeps) (clusterNode, error) {
 		peers[i] = cluster.Peer{ID: p.ID, Addr: p.Addr}
 	}
 	n, err := cluster.Start(ctx, cluster.Config{
-		NodeID: d.Cfg.NodeID, Peers: peers, Engine: d.Engine, Store: d.Store, Ingest: cluster.IngestFunc(d.Ingest),
+		NodeID: d.Cfg.NodeID, Peers: peers, Engine: d.Engine, Store: d.Store, Ingest: d.Ingest,
 		TLS: tlsCfg, Logger: d.Log, Registry: d.Registry,
 	})
 	if err != nil {

@@ -108,7 +108,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		return err
 	}
 	cluster, err := startCluster(ctx, clusterDeps{
-		Cfg: cfg, Engine: engine, Store: store, Audit: auditPID, Ingest: in.Ingest, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
+		Cfg: cfg, Engine: engine, Store: store, Audit: auditPID, Ingest: in, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
 	})
 	if err != nil {
 		return err
