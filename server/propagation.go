@@ -15,7 +15,6 @@ import (
 	"github.com/revocd/revocd/actors/audit"
 	"github.com/revocd/revocd/actors/intake"
 	"github.com/revocd/revocd/actors/outbox"
-	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/internal/backoff"
 	"github.com/revocd/revocd/persistence/redismirror"
@@ -30,7 +29,7 @@ import (
 // revocations, and the periodic Redis reconcile. Each part is on only when
 // its variable (REDIS_URL, KAFKA_BOOTSTRAP) is set.
 type propagation struct {
-	cfg     *config.Config
+	opts    propagationOptions
 	log     *slog.Logger
 	engine  *actor.Engine
 	redis   *redis.Client
@@ -72,8 +71,29 @@ var (
 	kafkaRetry = backoff.Policy{Initial: 50 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
 )
 
+// propagationOptions are the settings of the Redis mirror and the Kafka
+// bridge, taken from the configuration by Run.
+type propagationOptions struct {
+	// NodeID (NODE_ID) names the Kafka consumer group and client, and is
+	// the origin of published events: the consumer skips its own.
+	NodeID string
+	// RedisURL (REDIS_URL) turns the Redis mirror on when set.
+	RedisURL string
+	// RedisStartupRequired (REDIS_STARTUP resolved) holds validation
+	// until Redis's revocations are loaded.
+	RedisStartupRequired bool
+	// RedisSyncInterval (REDIS_SYNC_INTERVAL_SECONDS) paces the reconcile
+	// from Redis; 0 turns it off.
+	RedisSyncInterval time.Duration
+	// KafkaBootstrap (KAFKA_BOOTSTRAP) turns the Kafka bridge on when set.
+	KafkaBootstrap string
+	// KafkaTopic (KAFKA_TOPIC) carries revocation events, TokenTopic
+	// (REFRESH_TOKEN_TOPIC) token audit events.
+	KafkaTopic, TokenTopic string
+}
+
 type propagationDeps struct {
-	Cfg         *config.Config
+	Options     propagationOptions
 	Engine      *actor.Engine
 	Store       *sqlitestore.Store
 	Index       *index.Index
@@ -94,13 +114,13 @@ type propagationDeps struct {
 // index's readiness (so /token/validate answers 503) until then; the HTTP
 // listener, /health and /ready are not held back.
 func startPropagation(ctx context.Context, d propagationDeps) (*propagation, error) {
-	p := &propagation{cfg: d.Cfg, log: d.Log, engine: d.Engine, outbox: map[string]*actor.PID{}, prog: map[string]*outbox.Progress{}, stopped: make(chan struct{}), redisLoaded: make(chan struct{})}
+	p := &propagation{opts: d.Options, log: d.Log, engine: d.Engine, outbox: map[string]*actor.PID{}, prog: map[string]*outbox.Progress{}, stopped: make(chan struct{}), redisLoaded: make(chan struct{})}
 	bg, cancel := context.WithCancel(context.Background())
 	p.cancel, p.bgDone = cancel, bg.Done()
 	var loops []func()
 
-	if d.Cfg.RedisURL != "" {
-		opts, err := redismirror.ParseURL(d.Cfg.RedisURL)
+	if d.Options.RedisURL != "" {
+		opts, err := redismirror.ParseURL(d.Options.RedisURL)
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("server: REDIS_URL: %w", err)
@@ -108,7 +128,7 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 		opts.MaxRetries = 1
 		p.redis = redis.NewClient(opts)
 		p.mirror = redismirror.New(p.redis, nil)
-		if d.Cfg.RedisStartupRequired {
+		if d.Options.RedisStartupRequired {
 			d.Log.Info("redis: loading revocations in the background; /token/validate answers 503 until they are loaded (REDIS_STARTUP=require)")
 			loops = append(loops, func() { p.initialLoad(bg, d.Index, d.MaxLifetime) })
 		} else {
@@ -123,23 +143,23 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 			close(p.redisLoaded)
 		}
 		p.spawnOutbox(d, "redis", p.mirror)
-		if d.Cfg.RedisSyncInterval > 0 {
+		if d.Options.RedisSyncInterval > 0 {
 			loops = append(loops, func() { p.reconcile(bg, d.Index, d.MaxLifetime) })
 		}
 	}
-	if d.Cfg.RedisURL == "" {
+	if d.Options.RedisURL == "" {
 		close(p.redisLoaded)
 	}
-	if d.Cfg.KafkaBootstrap != "" {
-		brokers, err := kafka.ParseBrokers(d.Cfg.KafkaBootstrap)
+	if d.Options.KafkaBootstrap != "" {
+		brokers, err := kafka.ParseBrokers(d.Options.KafkaBootstrap)
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("server: KAFKA_BOOTSTRAP: %w", err)
 		}
 		kcfg := kafka.Config{
-			Brokers: brokers, RevocationTopic: d.Cfg.KafkaTopic, TokenTopic: d.Cfg.RefreshTokenTopic,
-			GroupID: "revocd-" + d.Cfg.NodeID, ClientID: "revocd-" + d.Cfg.NodeID, Logger: d.Log.With("component", "kafka"),
-			Origin: d.Cfg.NodeID, // publish only own events; skip them when consuming
+			Brokers: brokers, RevocationTopic: d.Options.KafkaTopic, TokenTopic: d.Options.TokenTopic,
+			GroupID: "revocd-" + d.Options.NodeID, ClientID: "revocd-" + d.Options.NodeID, Logger: d.Log.With("component", "kafka"),
+			Origin: d.Options.NodeID, // publish only own events; skip them when consuming
 		}
 		ectx, ecancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := kafka.EnsureTopics(ectx, kcfg, 1); err != nil {
@@ -262,14 +282,14 @@ func (p *propagation) whenRedisLoaded(ready func()) {
 // reconcile re-reads Redis every REDIS_SYNC_INTERVAL_SECONDS so revocations
 // written to Redis by other writers reach the index while running.
 func (p *propagation) reconcile(ctx context.Context, ix *index.Index, maxLifetime time.Duration) {
-	t := time.NewTicker(p.cfg.RedisSyncInterval)
+	t := time.NewTicker(p.opts.RedisSyncInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			lctx, cancel := context.WithTimeout(ctx, p.cfg.RedisSyncInterval)
+			lctx, cancel := context.WithTimeout(ctx, p.opts.RedisSyncInterval)
 			if _, err := loadFromRedis(lctx, p.mirror, ix, maxLifetime); err != nil && !errors.Is(err, context.Canceled) {
 				p.log.Debug("redis: reconcile failed", "err", err)
 			}
@@ -288,7 +308,7 @@ func (p *propagation) notify(c audit.Committed) {
 	}
 	if p.pub != nil {
 		for _, te := range c.TokenEvents {
-			p.pub.PublishTokenEvent(context.Background(), kafka.TokenEvent{TS: te.TS, Event: te.Event, Subject: te.Subject, JTI: te.JTI, Detail: te.Detail, Origin: p.cfg.NodeID})
+			p.pub.PublishTokenEvent(context.Background(), kafka.TokenEvent{TS: te.TS, Event: te.Event, Subject: te.Subject, JTI: te.JTI, Detail: te.Detail, Origin: p.opts.NodeID})
 		}
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/internal/testutil/redisserver"
 	"github.com/revocd/revocd/persistence/sqlitestore"
@@ -53,9 +52,8 @@ func TestRedisStartupRequire(t *testing.T) {
 				t.Fatal(err)
 			}
 			ix := index.New(index.Options{})
-			cfg := &config.Config{RedisURL: rs.URL(), RedisStartupRequired: tc.required, NodeID: "n1"}
 			p, err := startPropagation(ctx, propagationDeps{
-				Cfg: cfg, Engine: engine, Store: store, Index: ix, MaxLifetime: time.Hour,
+				Options: propagationOptions{RedisURL: rs.URL(), RedisStartupRequired: tc.required, NodeID: "n1"}, Engine: engine, Store: store, Index: ix, MaxLifetime: time.Hour,
 				Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
 			})
 			if err != nil {

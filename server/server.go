@@ -120,7 +120,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		}
 	}()
 	prop, err := startPropagation(ctx, propagationDeps{
-		Cfg: cfg, Engine: engine, Store: store, Index: ix, Intake: in, MaxLifetime: maxLifetime,
+		Options: propagationOptions{
+			NodeID: cfg.NodeID, RedisURL: cfg.RedisURL, RedisStartupRequired: cfg.RedisStartupRequired,
+			RedisSyncInterval: cfg.RedisSyncInterval, KafkaBootstrap: cfg.KafkaBootstrap,
+			KafkaTopic: cfg.KafkaTopic, TokenTopic: cfg.RefreshTokenTopic,
+		},
+		Engine: engine, Store: store, Index: ix, Intake: in, MaxLifetime: maxLifetime,
 		Log: log, Registry: metrics.Registry(),
 	})
 	if err != nil {
