@@ -71,9 +71,11 @@ func TestRevokeKidOfCurrentKeyRotatesBeforeAck(t *testing.T) {
 
 // TestRevokeKidDoesNotBlockOtherRevocations: while a revoke_kid waits for
 // the key ring's commit (held at the gate), the revocation actor keeps
-// taking requests: a revoke_jti sent meanwhile reaches the audit writer.
-// The old actor waited inside Receive for the issuer (which waited for the
-// audit writer), so the second request never reached the gate.
+// taking requests: a revoke_jti sent meanwhile reaches the audit writer,
+// and both succeed once the writes go through. The old actor waited inside
+// Receive for the issuer (which waited inside Receive for the audit
+// writer): the revoke_jti queued behind it and the revoke_kid failed with
+// a timeout (checked against the old code with this test's steps).
 func TestRevokeKidDoesNotBlockOtherRevocations(t *testing.T) {
 	f := newFixture(t, fixtureOpts{gated: true})
 	old := f.ring.Current().ID
