@@ -20,12 +20,40 @@ import (
 	"github.com/revocd/revocd/transport/wire"
 )
 
+// clusterOptions are the cluster layer's settings (CLUSTER_*), read and
+// checked once by clusterOptionsOf.
+type clusterOptions struct {
+	// NodeID (NODE_ID) is this node's id in the cluster.
+	NodeID string
+	// Listen (CLUSTER_LISTEN) is the remoting address; empty: a single
+	// node, no cluster layer.
+	Listen string
+	// Peers (CLUSTER_PEERS) are the nodes replicated with.
+	Peers []cluster.Peer
+	// TLS is the remoting's mutual TLS (CLUSTER_TLS_*); nil: plaintext.
+	TLS *tls.Config
+}
+
+// clusterOptionsOf takes the cluster settings from cfg, loading the TLS
+// files (see clusterTLS).
+func clusterOptionsOf(cfg *config.Config) (clusterOptions, error) {
+	tlsCfg, err := clusterTLS(cfg)
+	if err != nil {
+		return clusterOptions{}, err
+	}
+	peers := make([]cluster.Peer, len(cfg.ClusterPeers))
+	for i, p := range cfg.ClusterPeers {
+		peers[i] = cluster.Peer{ID: p.ID, Addr: p.Addr}
+	}
+	return clusterOptions{NodeID: cfg.NodeID, Listen: cfg.ClusterListen, Peers: peers, TLS: tlsCfg}, nil
+}
+
 // clusterDeps are what the cluster layer needs from the node.
 type clusterDeps struct {
-	Cfg    *config.Config
-	Engine *actor.Engine
-	Store  *sqlitestore.Store
-	Audit  *actor.PID
+	Options clusterOptions
+	Engine  *actor.Engine
+	Store   *sqlitestore.Store
+	Audit   *actor.PID
 	// Ingest is the node's intake (actors/intake.Client): it verifies
 	// events received from peers (signature, replay) and commits them
 	// through the audit writer; it returns once they are durable and
@@ -49,15 +77,11 @@ type clusterNode interface {
 // newEngine returns the node's actor engine, with remoting on
 // CLUSTER_LISTEN when set (mutual TLS when CLUSTER_TLS_* are set). The
 // remoting listener starts with the replicator, in startCluster.
-func newEngine(cfg *config.Config) (*actor.Engine, error) {
-	tlsCfg, err := clusterTLS(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.ClusterListen != "" {
-		e, err := cluster.NewEngine(cfg.ClusterListen, tlsCfg)
+func newEngine(o clusterOptions) (*actor.Engine, error) {
+	if o.Listen != "" {
+		e, err := cluster.NewEngine(o.Listen, o.TLS)
 		if err != nil {
-			return nil, fmt.Errorf("server: CLUSTER_LISTEN %s: %w", cfg.ClusterListen, err)
+			return nil, fmt.Errorf("server: CLUSTER_LISTEN %s: %w", o.Listen, err)
 		}
 		return e, nil
 	}
@@ -126,26 +150,19 @@ func clusterTLS(cfg *config.Config) (*tls.Config, error) {
 // startCluster starts replication with the configured peers (a no-op node
 // without CLUSTER_LISTEN).
 func startCluster(ctx context.Context, d clusterDeps) (clusterNode, error) {
-	if d.Cfg.ClusterListen == "" {
+	o := d.Options
+	if o.Listen == "" {
 		return singleNode{}, nil
 	}
-	tlsCfg, err := clusterTLS(d.Cfg)
-	if err != nil {
-		return nil, err
-	}
-	if tlsCfg == nil {
+	if o.TLS == nil {
 		d.Log.Warn("cluster traffic is neither encrypted nor authenticated: set CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA")
 	}
-	if len(d.Cfg.ClusterPeers) == 0 {
+	if len(o.Peers) == 0 {
 		d.Log.Warn("CLUSTER_LISTEN is set but CLUSTER_PEERS is empty: this node only answers peers that are not configured, i.e. none")
 	}
-	peers := make([]cluster.Peer, len(d.Cfg.ClusterPeers))
-	for i, p := range d.Cfg.ClusterPeers {
-		peers[i] = cluster.Peer{ID: p.ID, Addr: p.Addr}
-	}
 	n, err := cluster.Start(ctx, cluster.Config{
-		NodeID: d.Cfg.NodeID, Peers: peers, Engine: d.Engine, Store: d.Store, Ingest: d.Ingest,
-		TLS: tlsCfg, Logger: d.Log, Registry: d.Registry,
+		NodeID: o.NodeID, Peers: o.Peers, Engine: d.Engine, Store: d.Store, Ingest: d.Ingest,
+		TLS: o.TLS, Logger: d.Log, Registry: d.Registry,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: start cluster: %w", err)

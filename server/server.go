@@ -84,7 +84,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		return err
 	}
 
-	engine, err := newEngine(cfg)
+	clusterOpts, err := clusterOptionsOf(cfg)
+	if err != nil {
+		return err
+	}
+	engine, err := newEngine(clusterOpts)
 	if err != nil {
 		return err
 	}
@@ -108,7 +112,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		return err
 	}
 	cluster, err := startCluster(ctx, clusterDeps{
-		Cfg: cfg, Engine: engine, Store: store, Audit: auditPID, Ingest: in, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
+		Options: clusterOpts, Engine: engine, Store: store, Audit: auditPID, Ingest: in, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
 	})
 	if err != nil {
 		return err
