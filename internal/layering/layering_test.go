@@ -35,6 +35,8 @@ var fences = []struct {
 		"the domain types are shared by every layer and depend on none"},
 	{"crypto/...", []string{"actors/...", "server", "transport/...", "persistence/...", "config", "index"}, ioLibraries,
 		"cryptography is pure: keys, signatures and key exchange, no I/O"},
+	{"internal/backoff", []string{"actors/...", "server", "transport/...", "persistence/...", "config", "index", "crypto/...", "revocation"}, ioLibraries,
+		"the retry helper is pure: a schedule and a context-aware wait, used by every layer"},
 	{"persistence/...", []string{"actors/...", "server", "transport/...", "config"}, []string{"github.com/valyala/...", "github.com/anthdm/..."},
 		"storage knows nothing of actors, HTTP or configuration"},
 	{"transport/kafka", []string{"actors/...", "server", "persistence/...", "transport/httpapi", "config"}, nil,
