@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,6 +104,7 @@ func (r *Ingested) AsError() error {
 		for reason, n := range r.Dropped {
 			parts = append(parts, fmt.Sprintf("%d %s", n, reason))
 		}
+		slices.Sort(parts)
 		return fmt.Errorf("%w: %s", ErrDropped, strings.Join(parts, ", "))
 	}
 	return nil
