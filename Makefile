@@ -4,7 +4,7 @@ BIN       ?= bin
 PKGS      := ./...
 FUZZTIME  ?= 30s
 
-.PHONY: help run build test test-deps test-readme test-race test-short vet fmt bench bench-go fuzz fuzz-short soak proto deps-test clean
+.PHONY: help run build test test-deps test-readme vet bench bench-go fuzz fuzz-short soak proto clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
