@@ -9,6 +9,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/revocd/revocd/internal/jsonscan"
 )
 
 // DefaultMaxTokenBytes is the default bound on the length of a compact
@@ -199,11 +201,11 @@ func (v *Verifier) parse(tok []byte, t *Token) error {
 	t.buf = buf[:off+sl] // signature slot; unescaped strings go after it
 	t.signedLen = d2
 
-	sc := scanner{d: t.Header, t: t}
+	sc := scanner{Scanner: jsonscan.Scanner{D: t.Header}, t: t}
 	if err := sc.object(true); err != nil {
 		return err
 	}
-	sc = scanner{d: t.Payload, t: t}
+	sc = scanner{Scanner: jsonscan.Scanner{D: t.Payload}, t: t}
 	return sc.object(false)
 }
 
@@ -273,46 +275,26 @@ func decodeB64(dst, src []byte) (int, bool) {
 	return n, true
 }
 
-// scanner is a minimal validating JSON scanner over d. Unescaped strings are
-// appended to t.buf (whose capacity ParseUnverified reserved).
+// scanner reads a header or claims document with the shared JSON scanner
+// (internal/jsonscan). Unescaped strings are appended to t.buf (whose
+// capacity ParseUnverified reserved).
 type scanner struct {
-	d []byte
-	i int
+	jsonscan.Scanner
 	t *Token
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.d) {
-		switch s.d[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// eat consumes c if it is the next byte.
-func (s *scanner) eat(c byte) bool {
-	if s.i < len(s.d) && s.d[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
 }
 
 // object scans a top-level object, dispatching the members the header
 // (hdr) or the claims need and rejecting duplicated names.
 func (s *scanner) object(hdr bool) error {
-	s.ws()
-	if !s.eat('{') {
+	s.WS()
+	if !s.Eat('{') {
 		return errNotObject
 	}
 	var seen nameSet
-	s.ws()
-	if !s.eat('}') {
+	s.WS()
+	if !s.Eat('}') {
 		for {
-			s.ws()
+			s.WS()
 			name, ok := s.stringValue()
 			if !ok {
 				return errJSON
@@ -320,11 +302,11 @@ func (s *scanner) object(hdr bool) error {
 			if !seen.add(name) {
 				return errDuplicate
 			}
-			s.ws()
-			if !s.eat(':') {
+			s.WS()
+			if !s.Eat(':') {
 				return errJSON
 			}
-			s.ws()
+			s.WS()
 			var err error
 			if hdr {
 				err = s.headerMember(name)
@@ -334,18 +316,18 @@ func (s *scanner) object(hdr bool) error {
 			if err != nil {
 				return err
 			}
-			s.ws()
-			if s.eat(',') {
+			s.WS()
+			if s.Eat(',') {
 				continue
 			}
-			if s.eat('}') {
+			if s.Eat('}') {
 				break
 			}
 			return errJSON
 		}
 	}
-	s.ws()
-	if s.i != len(s.d) {
+	s.WS()
+	if s.I != len(s.D) {
 		return errJSON
 	}
 	return nil
@@ -363,7 +345,7 @@ func (s *scanner) headerMember(name []byte) error {
 	case "crit":
 		return errCrit
 	default:
-		return s.skip(0)
+		return s.skip()
 	}
 	v, ok := s.stringValue()
 	if !ok {
@@ -396,7 +378,7 @@ func (s *scanner) claimMember(name []byte) error {
 	case "aud":
 		return s.audience()
 	default:
-		return s.skip(0)
+		return s.skip()
 	}
 	if str != nil {
 		v, ok := s.stringValue()
@@ -417,29 +399,29 @@ func (s *scanner) claimMember(name []byte) error {
 // audience validates (without keeping) "aud": a string or an array of
 // strings (RFC 7519 §4.1.3), as golang-jwt requires too.
 func (s *scanner) audience() error {
-	if s.i < len(s.d) && s.d[s.i] == '"' {
-		if _, _, ok := s.str(); !ok {
+	if s.I < len(s.D) && s.D[s.I] == '"' {
+		if _, _, ok := s.Str(); !ok {
 			return errAud
 		}
 		return nil
 	}
-	if !s.eat('[') {
+	if !s.Eat('[') {
 		return errAud
 	}
-	s.ws()
-	if s.eat(']') {
+	s.WS()
+	if s.Eat(']') {
 		return nil
 	}
 	for {
-		s.ws()
-		if _, _, ok := s.str(); !ok {
+		s.WS()
+		if _, _, ok := s.Str(); !ok {
 			return errAud
 		}
-		s.ws()
-		if s.eat(',') {
+		s.WS()
+		if s.Eat(',') {
 			continue
 		}
-		if s.eat(']') {
+		if s.Eat(']') {
 			return nil
 		}
 		return errAud
@@ -449,7 +431,7 @@ func (s *scanner) audience() error {
 // stringValue parses a JSON string and returns its decoded content: a
 // sub-slice of d when it has no escapes, else the unescaped copy in t.buf.
 func (s *scanner) stringValue() ([]byte, bool) {
-	raw, esc, ok := s.str()
+	raw, esc, ok := s.Str()
 	if !ok {
 		return nil, false
 	}
@@ -459,101 +441,13 @@ func (s *scanner) stringValue() ([]byte, bool) {
 	return s.unescape(raw), true
 }
 
-// strClass classifies bytes inside JSON strings: 0 for plain ASCII, else
-// one of the cls* values.
-var strClass = func() (t [256]uint8) {
-	for c := range 256 {
-		switch {
-		case c == '"':
-			t[c] = clsQuote
-		case c == '\\':
-			t[c] = clsEscape
-		case c < 0x20:
-			t[c] = clsControl
-		case c >= utf8.RuneSelf:
-			t[c] = clsNonASCII
-		}
+// skip validates and skips one member value (nested at most maxJSONDepth
+// levels).
+func (s *scanner) skip() error {
+	if !s.Skip(maxJSONDepth) {
+		return errJSON
 	}
-	return t
-}()
-
-const (
-	clsQuote = 1 + iota
-	clsEscape
-	clsControl
-	clsNonASCII
-)
-
-// str scans a JSON string starting at s.i and returns its raw content and
-// whether it contains escapes. Control characters and invalid UTF-8 are
-// rejected (outside strings the grammar admits only ASCII, so a scanned
-// document is valid UTF-8).
-func (s *scanner) str() (raw []byte, esc, ok bool) {
-	if !s.eat('"') {
-		return nil, false, false
-	}
-	d, start := s.d, s.i
-	for i := start; i < len(d); {
-		if strClass[d[i]] == 0 {
-			i++
-			continue
-		}
-		switch strClass[d[i]] {
-		case clsQuote:
-			s.i = i + 1
-			return d[start:i], esc, true
-		case clsEscape:
-			esc = true
-			if i+1 >= len(d) {
-				return nil, false, false
-			}
-			switch d[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(d) || !isHex4(d[i+2:i+6]) {
-					return nil, false, false
-				}
-				i += 6
-			default:
-				return nil, false, false
-			}
-		case clsNonASCII:
-			r, size := utf8.DecodeRune(d[i:])
-			if r == utf8.RuneError && size == 1 {
-				return nil, false, false
-			}
-			i += size
-		default:
-			return nil, false, false
-		}
-	}
-	return nil, false, false
-}
-
-func isHex4(b []byte) bool {
-	for _, c := range b[:4] {
-		if unhex(c) < 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func unhex(c byte) rune {
-	switch {
-	case '0' <= c && c <= '9':
-		return rune(c - '0')
-	case 'a' <= c && c <= 'f':
-		return rune(c - 'a' + 10)
-	case 'A' <= c && c <= 'F':
-		return rune(c - 'A' + 10)
-	}
-	return -1
-}
-
-func hex4(b []byte) rune {
-	return unhex(b[0])<<12 | unhex(b[1])<<8 | unhex(b[2])<<4 | unhex(b[3])
+	return nil
 }
 
 // unescape decodes a validated raw JSON string body into t.buf, exactly as
@@ -580,12 +474,12 @@ func (s *scanner) unescape(raw []byte) []byte {
 		case 't':
 			out = append(out, '\t')
 		case 'u':
-			r := hex4(raw[i+2:])
+			r := jsonscan.Hex4(raw[i+2:])
 			i += 6
 			if utf16.IsSurrogate(r) {
 				r2 := utf8.RuneError
 				if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
-					if dec := utf16.DecodeRune(r, hex4(raw[i+2:])); dec != utf8.RuneError {
+					if dec := utf16.DecodeRune(r, jsonscan.Hex4(raw[i+2:])); dec != utf8.RuneError {
 						r2 = dec
 						i += 6
 					}
@@ -603,139 +497,10 @@ func (s *scanner) unescape(raw []byte) []byte {
 	return out[start:len(out):len(out)]
 }
 
-// skip validates and skips one JSON value.
-func (s *scanner) skip(depth int) error {
-	if depth > maxJSONDepth {
-		return errJSON
-	}
-	if s.i >= len(s.d) {
-		return errJSON
-	}
-	switch s.d[s.i] {
-	case '"':
-		if _, _, ok := s.str(); !ok {
-			return errJSON
-		}
-		return nil
-	case '{':
-		s.i++
-		s.ws()
-		if s.eat('}') {
-			return nil
-		}
-		for {
-			s.ws()
-			if _, _, ok := s.str(); !ok {
-				return errJSON
-			}
-			s.ws()
-			if !s.eat(':') {
-				return errJSON
-			}
-			s.ws()
-			if err := s.skip(depth + 1); err != nil {
-				return err
-			}
-			s.ws()
-			if s.eat(',') {
-				continue
-			}
-			if s.eat('}') {
-				return nil
-			}
-			return errJSON
-		}
-	case '[':
-		s.i++
-		s.ws()
-		if s.eat(']') {
-			return nil
-		}
-		for {
-			s.ws()
-			if err := s.skip(depth + 1); err != nil {
-				return err
-			}
-			s.ws()
-			if s.eat(',') {
-				continue
-			}
-			if s.eat(']') {
-				return nil
-			}
-			return errJSON
-		}
-	case 't':
-		return s.literal("true")
-	case 'f':
-		return s.literal("false")
-	case 'n':
-		return s.literal("null")
-	}
-	if _, _, ok := s.number(); !ok {
-		return errJSON
-	}
-	return nil
-}
-
-func (s *scanner) literal(lit string) error {
-	if len(s.d)-s.i >= len(lit) && string(s.d[s.i:s.i+len(lit)]) == lit {
-		s.i += len(lit)
-		return nil
-	}
-	return errJSON
-}
-
-// number scans a JSON number (RFC 8259 grammar) and reports whether it is
-// an integer (no fraction, no exponent).
-func (s *scanner) number() (num []byte, isInt, ok bool) {
-	d, i := s.d, s.i
-	start := i
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && '1' <= d[i] && d[i] <= '9':
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-	default:
-		return nil, false, false
-	}
-	isInt = true
-	if i < len(d) && d[i] == '.' {
-		isInt = false
-		i++
-		if i >= len(d) || d[i] < '0' || d[i] > '9' {
-			return nil, false, false
-		}
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		isInt = false
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		if i >= len(d) || d[i] < '0' || d[i] > '9' {
-			return nil, false, false
-		}
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-	}
-	s.i = i
-	return d[start:i], isInt, true
-}
-
 // numericDate parses a JSON number as Unix seconds within ±2^53, rounding a
 // fractional value down (or up if roundUp).
 func (s *scanner) numericDate(roundUp bool) (int64, bool) {
-	num, isInt, ok := s.number()
+	num, isInt, ok := s.Number()
 	if !ok {
 		return 0, false
 	}

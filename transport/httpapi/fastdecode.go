@@ -1,67 +1,36 @@
 package httpapi
 
-import "bytes"
+import "github.com/revocd/revocd/internal/jsonscan"
 
-// scanner is a minimal allocation-free reader for the common, simple shapes
-// of hot-path request bodies. It accepts only a subset of JSON (strings
-// without escapes or non-ASCII bytes, true/false, arrays of such strings);
-// anything else makes a fast decoder report ok=false so the caller falls
-// back to the general decoder, which stays authoritative.
-type scanner struct{ s []byte }
+// scanner reads the common, simple shapes of hot-path request bodies with
+// the shared allocation-free JSON scanner (internal/jsonscan), accepting
+// only ASCII strings without escapes (so that values alias the body),
+// true/false and arrays of such strings; anything else makes a fast
+// decoder report ok=false so the caller falls back to the general decoder,
+// which stays authoritative.
+type scanner struct{ jsonscan.Scanner }
 
-func (sc *scanner) ws() {
-	for len(sc.s) > 0 && (sc.s[0] == ' ' || sc.s[0] == '\t' || sc.s[0] == '\n' || sc.s[0] == '\r') {
-		sc.s = sc.s[1:]
-	}
+// str reads a string of printable ASCII without escapes (JWTs and member
+// names are); the result aliases the body.
+func (sc *scanner) str() ([]byte, bool) {
+	sc.WS()
+	return sc.PlainStr()
+}
+
+func (sc *scanner) boolean() (v, ok bool) {
+	sc.WS()
+	return sc.Bool()
 }
 
 // eat consumes c after optional whitespace.
 func (sc *scanner) eat(c byte) bool {
-	sc.ws()
-	if len(sc.s) > 0 && sc.s[0] == c {
-		sc.s = sc.s[1:]
-		return true
-	}
-	return false
-}
-
-// str reads a string with no escapes, control or non-ASCII bytes; the
-// result aliases the body.
-func (sc *scanner) str() ([]byte, bool) {
-	sc.ws()
-	if len(sc.s) == 0 || sc.s[0] != '"' {
-		return nil, false
-	}
-	end := bytes.IndexByte(sc.s[1:], '"')
-	if end < 0 {
-		return nil, false
-	}
-	v := sc.s[1 : 1+end]
-	for _, c := range v {
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			return nil, false
-		}
-	}
-	sc.s = sc.s[2+end:]
-	return v, true
-}
-
-func (sc *scanner) boolean() (v, ok bool) {
-	sc.ws()
-	switch {
-	case bytes.HasPrefix(sc.s, []byte("true")):
-		sc.s = sc.s[4:]
-		return true, true
-	case bytes.HasPrefix(sc.s, []byte("false")):
-		sc.s = sc.s[5:]
-		return false, true
-	}
-	return false, false
+	sc.WS()
+	return sc.Eat(c)
 }
 
 // object reads a whole body that is one JSON object, calling member for
-// each key (member reads the value). Duplicate keys and trailing data are
-// refused; member returns false to refuse a key or value.
+// each key (member reads the value). Trailing data is refused; member
+// returns false to refuse a key or value (the decoders refuse duplicates).
 func (sc *scanner) object(member func(key []byte) bool) bool {
 	if !sc.eat('{') {
 		return false
@@ -80,8 +49,7 @@ func (sc *scanner) object(member func(key []byte) bool) bool {
 			}
 		}
 	}
-	sc.ws()
-	return len(sc.s) == 0
+	return sc.End()
 }
 
 // decodeValidateFast decodes the common shape of a /token/validate body,
@@ -92,7 +60,7 @@ func (sc *scanner) object(member func(key []byte) bool) bool {
 func decodeValidateFast(body []byte) (token []byte, check, hasToken, ok bool) {
 	check = true
 	seenCheck := false
-	sc := scanner{s: body}
+	sc := scanner{jsonscan.Scanner{D: body}}
 	ok = sc.object(func(key []byte) bool {
 		var good bool
 		switch string(key) {
@@ -125,7 +93,7 @@ func decodeBatchFast(body []byte, dst [][]byte) (tokens [][]byte, check, hasToke
 	check = true
 	tokens = dst[:0]
 	seenCheck := false
-	sc := scanner{s: body}
+	sc := scanner{jsonscan.Scanner{D: body}}
 	ok = sc.object(func(key []byte) bool {
 		switch string(key) {
 		case "tokens":
