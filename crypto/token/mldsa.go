@@ -2,6 +2,7 @@ package token
 
 import (
 	"errors"
+	"fmt"
 	"unsafe"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
@@ -21,7 +22,7 @@ var SigningMethodMLDSA65 = &SigningMethodMLDSAType{}
 
 // ErrMLDSAVerification is returned by SigningMethodMLDSA65.Verify for a
 // signature that does not verify.
-var ErrMLDSAVerification = errors.New("ml-dsa-65: verification error")
+var ErrMLDSAVerification = errors.New("token: ml-dsa-65: verification error")
 
 func init() {
 	jwt.RegisterSigningMethod(SigningMethodMLDSA65.Alg(), func() jwt.SigningMethod {
@@ -37,7 +38,7 @@ func (*SigningMethodMLDSAType) Alg() string { return string(AlgMLDSA65) }
 func (*SigningMethodMLDSAType) Verify(signingString string, sig []byte, key any) error {
 	pk, ok := key.(*mldsa65.PublicKey)
 	if !ok || pk == nil {
-		return errors.Join(errors.New("ML-DSA-65 verify expects *mldsa65.PublicKey"), jwt.ErrInvalidKeyType)
+		return fmt.Errorf("token: ML-DSA-65 verify expects *mldsa65.PublicKey: %w", jwt.ErrInvalidKeyType)
 	}
 	if len(sig) != mldsa65.SignatureSize {
 		return ErrMLDSAVerification
@@ -56,7 +57,7 @@ func (*SigningMethodMLDSAType) Verify(signingString string, sig []byte, key any)
 func (*SigningMethodMLDSAType) Sign(signingString string, key any) ([]byte, error) {
 	sk, ok := key.(*mldsa65.PrivateKey)
 	if !ok || sk == nil {
-		return nil, errors.Join(errors.New("ML-DSA-65 sign expects *mldsa65.PrivateKey"), jwt.ErrInvalidKeyType)
+		return nil, fmt.Errorf("token: ML-DSA-65 sign expects *mldsa65.PrivateKey: %w", jwt.ErrInvalidKeyType)
 	}
 	sig := make([]byte, mldsa65.SignatureSize)
 	if err := mldsa65.SignTo(sk, []byte(signingString), nil, true, sig); err != nil {
