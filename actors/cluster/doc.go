@@ -9,8 +9,9 @@
 //
 // # Receiving
 //
-// Messages are sent through hollywood's remote but received by the node's
-// own drpc server (receiver), which speaks the same protocol with bounds
+// Messages are sent by the node's own per-peer senders (sender.go) and
+// received by its own drpc server (receiver), speaking hollywood's remoting
+// protocol (not its implementation) with bounds
 // derived from the event format (limits.go): a frame beyond MaxFrameBytes
 // is refused while it is read and its connection closed, a message beyond
 // MaxBatchBytes before it is decoded, an EventBatch of more than
@@ -77,10 +78,15 @@
 // # Connectivity
 //
 // A peer counts as connected once a message from it arrived and until
-// either nothing arrived for 3 SyncIntervals or hollywood reports its
-// address unreachable. Broadcast sends only to connected peers: the others
-// catch up by anti-entropy. A disconnected peer is probed with a plain TCP
-// (or TLS) connection every ProbeInterval before anything is handed to
-// hollywood, because hollywood v1.0.5's stream router dials synchronously
-// and retries for about 3 s, which would stall sends to every peer.
+// either nothing arrived for 3 SyncIntervals or its sender could not
+// connect or lost its connection. Broadcast sends only to connected peers:
+// the others catch up by anti-entropy. A disconnected peer is probed with a
+// plain TCP (or TLS) connection every ProbeInterval (an accepted connection
+// must stay open, which a proxy without a backend does not). Each peer's
+// sender dials on its own goroutine when it has something to send, packs
+// queued messages into frames of at most 1 MiB and reports a failure to
+// the replicator; its queue is bounded and drops what does not fit. None
+// of this uses hollywood's stream writers, which dial on the router's
+// goroutine for about 3 s (stalling every peer) and, with TLS, crash the
+// process after a dial that keeps failing.
 package cluster

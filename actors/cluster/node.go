@@ -30,6 +30,9 @@ type Node struct {
 	start time.Time
 	pid   *actor.PID
 	snap  atomic.Pointer[snapshot]
+	// senders holds each peer's outgoing connection, by peer id; the map
+	// is not modified after Start.
+	senders map[string]*sender
 
 	ctx       context.Context // ends at Close: store reads and Ingest calls
 	cancel    context.CancelFunc
@@ -42,8 +45,7 @@ type Node struct {
 type snapshot struct{ peers []peerSnapshot }
 
 type peerSnapshot struct {
-	status PeerStatus // Settled as latched by the actor
-	pid    *actor.PID
+	status PeerStatus        // Settled as latched by the actor
 	digest map[string]uint64 // the peer's last digest; nil before its first Hello
 }
 
@@ -63,25 +65,28 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, m: m, start: time.Now()}
+	n := &Node{cfg: cfg, log: cfg.Logger, m: m, start: time.Now(), senders: map[string]*sender{}}
 	st := &replState{have: newHaveState(cfg.NodeID), byID: map[string]*peer{}, pending: map[string][]revocation.Event{}}
 	if err := st.have.load(ctx, cfg.Store); err != nil {
 		return nil, err
 	}
 	n.ctx, n.cancel = context.WithCancel(ctx)
+	n.pid = PIDFor(cfg.Engine.Address())
 	snap := &snapshot{}
 	for _, pc := range cfg.Peers {
 		p := newPeer(pc)
 		st.peers = append(st.peers, p)
 		st.byID[p.id] = p
 		m.connected.WithLabelValues(p.id).Set(0)
-		snap.peers = append(snap.peers, peerSnapshot{status: PeerStatus{ID: p.id, Addr: p.addr}, pid: p.pid})
+		snap.peers = append(snap.peers, peerSnapshot{status: PeerStatus{ID: p.id, Addr: p.addr}})
+		s := newSender(p, n.pid, cfg.TLS, cfg.Engine, n.log)
+		n.senders[p.id] = s
+		n.workers.spawn(func() { s.run(n.ctx, &n.workers) })
 	}
 	n.snap.Store(snap)
 	n.log.Info("cluster replication starting", "node", cfg.NodeID, "listen", cfg.Engine.Address(),
 		"peers", len(st.peers), "tls", cfg.TLS != nil, "digest", st.have.digest())
-	// The actor starts probing from Started, inside Spawn: set its PID first.
-	n.pid = PIDFor(cfg.Engine.Address())
+	// The actor starts probing from Started, inside Spawn: its PID is set.
 	r := &replicator{n: n, s: st}
 	cfg.Engine.Spawn(func() actor.Receiver { return r }, Kind, actor.WithID(ID))
 	if err := listen(cfg.Engine, n.refused, n.log); err != nil {
@@ -96,7 +101,8 @@ func (n *Node) PID() *actor.PID { return n.pid }
 
 // Broadcast sends this node's newly committed events to every connected
 // peer, as EventBatches of at most MaxBatchEvents events. It never blocks
-// (hollywood queues the messages); disconnected peers get the events by
+// (each peer's sender queues the messages, dropping them when its queue is
+// full); disconnected peers get the events by
 // anti-entropy when they return. It is meant to be called on the audit
 // writer's goroutine after a commit, with events whose Origin is this node.
 func (n *Node) Broadcast(events []revocation.Event) {
@@ -121,8 +127,9 @@ func (n *Node) Broadcast(events []revocation.Event) {
 				msgs = append(msgs, &remote.EventBatch{NodeId: n.cfg.NodeID, Events: ToProto(chunk)})
 			}
 		}
+		s := n.senders[p.status.ID]
 		for _, msg := range msgs {
-			n.send(p.pid, msg)
+			s.send(outMsg{batch: msg})
 		}
 		n.m.sent.WithLabelValues(p.status.ID).Add(float64(len(events)))
 	}
@@ -146,10 +153,6 @@ func (n *Node) peerDigest(id string) map[string]uint64 {
 	}
 	return nil
 }
-
-// send hands msg to hollywood for the peer replicator pid, addressed by
-// the configured peer address (never by a sender PID).
-func (n *Node) send(pid *actor.PID, msg any) { n.cfg.Engine.Send(pid, msg) }
 
 // refused counts and logs a frame or message the receiver refused from
 // the connection at addr (size bytes; for a frame, the bound it exceeded).

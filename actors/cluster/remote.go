@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
-	hremote "github.com/anthdm/hollywood/remote"
 )
 
 // remoteKind names the actor that holds the engine's deferred remote.
@@ -25,8 +24,10 @@ const remoteKind = "cluster-remote"
 // on dead letters) and would drop peer messages that arrive before the
 // replicator exists.
 //
-// Sending goes through hollywood's remote (its stream router and writers);
-// receiving does not: see receiver.
+// The engine's remote is only an address: hollywood's remote is never
+// started. Nodes receive with their own receiver and send with their own
+// per-peer senders (sender.go); a message the engine is asked to send to
+// another address is dropped.
 func NewEngine(addr string, tlsCfg *tls.Config) (*actor.Engine, error) {
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" || port == "" {
 		return nil, fmt.Errorf("cluster: listen address %q: want host:port with a fixed port", addr)
@@ -36,14 +37,7 @@ func NewEngine(addr string, tlsCfg *tls.Config) (*actor.Engine, error) {
 		return nil, fmt.Errorf("cluster: listen on %s: %w", addr, err)
 	}
 	_ = ln.Close()
-	rc := hremote.NewConfig().WithBufferSize(MaxFrameBytes)
-	if tlsCfg != nil {
-		rc = rc.WithTLS(tlsCfg)
-	}
-	r := &deferredRemote{
-		addr: addr, tls: tlsCfg, r: hremote.New(sendOnlyAddr, rc),
-		recv: &receiver{self: PIDFor(addr)},
-	}
+	r := &deferredRemote{addr: addr, tls: tlsCfg, recv: &receiver{self: PIDFor(addr)}}
 	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(r))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: actor engine: %w", err)
@@ -53,18 +47,13 @@ func NewEngine(addr string, tlsCfg *tls.Config) (*actor.Engine, error) {
 	return e, nil
 }
 
-// sendOnlyAddr is where hollywood's remote listens for the instant between
-// its Start and Stop (see deferredRemote.listen).
-const sendOnlyAddr = "127.0.0.1:0"
-
 // deferredRemote is an actor.Remoter whose Start (called by NewEngine)
-// only records the engine; listen starts hollywood's remote for sending and
-// the node's own receiver on addr. Messages sent before that are dropped.
-// Safe for concurrent use.
+// only records the engine; listen starts the node's own receiver on addr.
+// Its Send drops messages: peers are sent to by senders. Safe for
+// concurrent use.
 type deferredRemote struct {
 	addr string
 	tls  *tls.Config
-	r    *hremote.Remote
 	recv *receiver
 
 	mu      sync.Mutex
@@ -84,13 +73,11 @@ func (d *deferredRemote) Start(e *actor.Engine) error {
 	return nil
 }
 
-// listen starts sending and receiving. hollywood's Remote.Start both
-// spawns the stream router that sending needs and serves a listener that
-// decodes whatever arrives, for any registered type and any local actor,
-// and crashes the process on an envelope with an out-of-range index. So it
-// listens on an ephemeral loopback port and is stopped at once (hollywood
-// documents that sending keeps working after Stop), and the node serves
-// addr with its own receiver instead.
+// listen starts the receiver on addr. hollywood's own Remote.Start is not
+// used: its listener decodes whatever arrives, for any registered type and
+// any local actor, and crashes the process on an envelope with an
+// out-of-range index; its stream writers dial on the router's goroutine
+// and, with TLS, crash the process after a dial that keeps failing.
 func (d *deferredRemote) listen() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -112,11 +99,6 @@ func (d *deferredRemote) listen() error {
 	if err != nil {
 		return fmt.Errorf("cluster: listen on %s: %w", d.addr, err)
 	}
-	if err := d.r.Start(d.engine); err != nil {
-		_ = ln.Close()
-		return fmt.Errorf("cluster: %w", err)
-	}
-	d.r.Stop().Wait()
 	srv, err := d.recv.server()
 	if err != nil {
 		_ = ln.Close()
@@ -134,11 +116,8 @@ func (d *deferredRemote) listen() error {
 	return nil
 }
 
-func (d *deferredRemote) Send(pid *actor.PID, msg any, sender *actor.PID) {
-	if d.started.Load() {
-		d.r.Send(pid, msg, sender)
-	}
-}
+// Send implements actor.Remoter: it drops the message (see NewEngine).
+func (d *deferredRemote) Send(*actor.PID, any, *actor.PID) {}
 
 // Stop stops the receiver's listener and closes its connections; the
 // returned group is done when they are.

@@ -89,7 +89,6 @@ func (r *replicator) Receive(c *actor.Context) {
 	now := time.Now()
 	switch m := c.Message().(type) {
 	case actor.Started:
-		c.Engine().Subscribe(c.PID()) // for actor.RemoteUnreachableEvent
 		rep := c.Engine().SendRepeat(c.PID(), tick{}, r.n.cfg.ProbeInterval)
 		r.repeat = &rep
 		r.spawnWorkers(c)
@@ -99,7 +98,6 @@ func (r *replicator) Receive(c *actor.Context) {
 			r.repeat.Stop()
 			r.repeat = nil
 		}
-		c.Engine().Unsubscribe(c.PID())
 		return
 	case tick:
 		r.onTick(c, now)
@@ -107,8 +105,8 @@ func (r *replicator) Receive(c *actor.Context) {
 		r.onHello(c, m.hello, m.from, now)
 	case batchReceived:
 		r.onBatch(c, m.batch, m.from, now)
-	case actor.RemoteUnreachableEvent:
-		r.onUnreachable(m.ListenAddr)
+	case sendFailed:
+		r.onSendFailed(m)
 	case probeDone:
 		r.onProbe(m, now)
 	case localCommitted:
@@ -129,7 +127,7 @@ func (r *replicator) spawnWorkers(c *actor.Context) {
 		if p.child != nil {
 			continue
 		}
-		p.child = c.SpawnChild(newPeerWorker(r.n, p, c.PID()), "peer", actor.WithID(p.id))
+		p.child = c.SpawnChild(newPeerWorker(r.n, p, c.PID(), r.n.senders[p.id]), "peer", actor.WithID(p.id))
 	}
 }
 
@@ -313,13 +311,12 @@ func (r *replicator) onIngested(c *actor.Context, m ingested, now time.Time) {
 	r.settle(p, now)
 }
 
-// onUnreachable handles hollywood's report that the stream to addr failed
-// (dial failure or connection lost).
-func (r *replicator) onUnreachable(addr string) {
-	for _, p := range r.s.peers {
-		if p.addr == addr {
-			r.markDown(p, "connection lost")
-		}
+// onSendFailed handles a sender's report that the connection to a peer
+// could not be opened or was lost.
+func (r *replicator) onSendFailed(m sendFailed) {
+	if p := r.s.byID[m.peer]; p != nil {
+		r.n.log.Debug("send to peer failed", "peer", p.id, "addr", p.addr, "dropped", m.dropped, "err", m.err)
+		r.markDown(p, "connection lost")
 	}
 }
 
@@ -345,7 +342,7 @@ func (r *replicator) onProbe(m probeDone, now time.Time) {
 }
 
 func (r *replicator) sendHello(p *peer, reply bool, now time.Time) {
-	r.n.send(p.pid, &remote.Hello{NodeId: r.n.cfg.NodeID, Have: r.s.have.digest(), Reply: reply})
+	r.n.senders[p.id].send(outMsg{hello: &remote.Hello{NodeId: r.n.cfg.NodeID, Have: r.s.have.digest(), Reply: reply}})
 	p.lastHello = now
 }
 
@@ -396,7 +393,6 @@ func (r *replicator) publish() {
 	for i, p := range r.s.peers {
 		ps := peerSnapshot{
 			status: PeerStatus{ID: p.id, Addr: p.addr, Connected: p.connected, Settled: p.settled, LastSeen: p.lastSeen},
-			pid:    p.pid,
 			digest: p.theirHave,
 		}
 		if p.theirHave != nil {

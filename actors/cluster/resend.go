@@ -200,7 +200,7 @@ func (w *peerWorker) onPage(m pageRead) {
 	case len(m.events) == 0:
 		rd.nextOrigin()
 	default:
-		w.n.send(w.peer, &remote.EventBatch{NodeId: w.n.cfg.NodeID, Events: ToProto(m.events), Resend: true})
+		w.out.send(outMsg{batch: &remote.EventBatch{NodeId: w.n.cfg.NodeID, Events: ToProto(m.events), Resend: true}})
 		w.n.m.resent.WithLabelValues(w.id).Add(float64(len(m.events)))
 		rd.budget -= len(m.events)
 		rd.from = m.events[len(m.events)-1].Seq
@@ -223,7 +223,7 @@ func (w *peerWorker) endRound(more bool) {
 		r.progress, r.position = time.Now(), position(rd.theirs, rd.sent)
 	}
 	if more {
-		w.n.send(w.peer, &remote.EventBatch{NodeId: w.n.cfg.NodeID, Resend: true, More: true})
+		w.out.send(outMsg{batch: &remote.EventBatch{NodeId: w.n.cfg.NodeID, Resend: true, More: true}})
 	}
 	w.answerPending(time.Now())
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"log/slog"
 	"math/big"
 	"net"
 	"testing"
@@ -150,4 +151,46 @@ func TestMutualTLS(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestUnreachablePeerOverTLS: a peer's configured address that cannot be
+// dialled (here nothing listens there) while something claiming to be
+// that peer, with a certificate of the cluster's CA, talks to the node
+// from elsewhere: the node's replies fail to connect, and it marks the
+// peer down each time instead of crashing (hollywood v1.0.5's TLS stream
+// writer dereferences a nil connection after three failed dials).
+func TestUnreachablePeerOverTLS(t *testing.T) {
+	ca := newTestCA(t, "cluster")
+	aAddr, bAddr, elsewhere := freeAddr(t), freeAddr(t), freeAddr(t)
+	a := &testNode{t: t, id: "a", addr: aAddr, store: newMemStore(), reg: prometheus.NewRegistry()}
+	aTLS := ca.nodeTLS(t, ca)
+	e, err := NewEngine(aAddr, aTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.engine = e
+	a.node, err = Start(t.Context(), Config{
+		NodeID: "a", Peers: []Peer{{"b", bAddr}}, Engine: e, Store: a.store, Ingest: IngestFunc(a.ingest), TLS: aTLS,
+		Logger: slog.New(warnRecorder{a}), Registry: a.reg,
+		SyncInterval: 200 * time.Millisecond, ProbeInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.stop)
+	// "b" at another address: it reaches a, a answers at bAddr.
+	startTLSNode(t, "b", elsewhere, []Peer{{"a", aAddr}}, ca.nodeTLS(t, ca))
+	// Each Hello from "b" marks it connected and each failed reply down
+	// again: a second time shows a survived the first failure.
+	eventually(t, 10*time.Second, "a marks b down twice after failing to reach it", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		n := 0
+		for _, w := range a.warnings {
+			if w == "peer disconnected" {
+				n++
+			}
+		}
+		return n >= 2
+	})
 }

@@ -49,8 +49,8 @@ type (
 type peerWorker struct {
 	n      *Node
 	id     string
-	source string     // "peer:<id>"
-	peer   *actor.PID // the peer's replicator, at its configured address
+	source string  // "peer:<id>"
+	out    *sender // the peer's outgoing connection
 	parent *actor.PID
 	self   *actor.PID
 	engine *actor.Engine
@@ -61,8 +61,8 @@ type peerWorker struct {
 
 // newPeerWorker returns the producer of p's worker. Every incarnation
 // gets the same state.
-func newPeerWorker(n *Node, p *peer, parent *actor.PID) actor.Producer {
-	w := &peerWorker{n: n, id: p.id, source: p.source, peer: p.pid, parent: parent}
+func newPeerWorker(n *Node, p *peer, parent *actor.PID, out *sender) actor.Producer {
+	w := &peerWorker{n: n, id: p.id, source: p.source, out: out, parent: parent}
 	return func() actor.Receiver { return w }
 }
 
