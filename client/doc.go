@@ -8,4 +8,8 @@
 // the status and the server's "detail" text; transport failures are wrapped
 // errors of net/http. Validation outcomes (bad signature, expired, revoked)
 // are not errors: they are a Validation with Valid false.
+//
+// Request and response types are those of transport/wire, the package the
+// server writes its answers from (aliased here, so client.IssueRequest is
+// wire.IssueRequest): what the client decodes is what the server sends.
 package client
