@@ -68,6 +68,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	ring, err := issuer.LoadRing(ctx, store, issuer.RingOptions{
 		Algorithm: alg, Secret: cfg.JWTSecretKey, MaxLifetime: maxLifetime, Now: time.Now,
 		Revoked: func(kid string) bool { return ix.Check("", "", kid, 0) == index.Kid },
+		Dev:     cfg.Dev, DevSecret: config.SeedDefaultSecret, Logger: log.With("actor", "issuer"),
 	})
 	if err != nil {
 		return err
@@ -139,7 +140,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	issuerPID := engine.Spawn(issuer.New(issuer.Config{
 		Issuer: &token.Issuer{Ring: ring, Issuer: cfg.JWTIssuer}, Ring: ring, Audit: auditPID, Algorithm: alg,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Rotation: cfg.RefreshRotation, ReuseGrace: cfg.RefreshReuseGrace,
-		Logger: log.With("actor", "issuer"), Index: ix,
+		Logger: log.With("actor", "issuer"), Index: ix, Dev: cfg.Dev,
 	}), "issuer")
 	revokerPID := engine.Spawn(revoker.New(revoker.Config{
 		Audit: auditPID, Issuer: issuerPID, MaxLifetime: maxLifetime, Logger: log.With("actor", "revoker"),

@@ -52,6 +52,9 @@ type Config struct {
 	// after a revoke_sub is not born revoked (iat has second precision), and
 	// one issued before it is covered by it.
 	Index *index.Index
+	// Dev (--dev) marks the persisted ring's keys development-only
+	// (EncodeRing).
+	Dev bool
 	// OnRotate is called after the ring changed and is durable (for
 	// metrics and the verifier cache); may be nil. It runs on the actor's
 	// goroutine and must not block.
@@ -260,7 +263,7 @@ func (a *issuerActor) rotate(c *actor.Context, m *RotateKey) {
 	if m.IfCurrent != "" {
 		ring.Remove(m.IfCurrent)
 	}
-	blob, err := EncodeRing(ring)
+	blob, err := EncodeRing(ring, a.cfg.Dev)
 	if err != nil {
 		c.Respond(&Failed{ID: m.ID, Err: err})
 		return

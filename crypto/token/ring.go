@@ -143,7 +143,10 @@ func (r *Ring) Remove(kid string) { r.Revoke(kid) }
 // a kid the ring does not hold (a revocation that arrived first), and may be
 // the legacy key's. Revoking the current key leaves the ring without a
 // current key: Issue fails until the next Rotate.
-func (r *Ring) Revoke(kid string) {
+func (r *Ring) Revoke(kid string) { r.revoke(kid, nil) }
+
+// revoke is Revoke, with material the key to keep when the ring knows none.
+func (r *Ring) revoke(kid string, material *Key) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.load().clone()
@@ -154,12 +157,34 @@ func (r *Ring) Revoke(kid string) {
 	if k == nil {
 		k = st.revoked[kid] // already revoked: keep what was known
 	}
+	if k == nil {
+		k = material
+	}
 	st.revoked[kid] = k
 	delete(st.keys, kid)
 	if st.current != nil && st.current.ID == kid {
 		st.current = nil
 	}
 	r.state.Store(st.finish())
+}
+
+// RevokeKey is Revoke for a key whose material is known: k.ID is revoked
+// and, unless the ring already holds material for it, k is kept to tell its
+// authentic tokens (ErrKeyRevoked) from forged ones (ErrSignature). It
+// restores a persisted revocation, or revokes a key the ring never held
+// (e.g. a development key found in a production start).
+func (r *Ring) RevokeKey(k *Key) {
+	if k != nil {
+		r.revoke(k.ID, k)
+	}
+}
+
+// RevokedKey returns the verification material kept for the revoked kid
+// (nil when the revocation arrived before the key was known) and whether kid
+// is revoked. Lock-free.
+func (r *Ring) RevokedKey(kid string) (*Key, bool) {
+	k, ok := r.load().revoked[kid]
+	return k, ok
 }
 
 // IsRevoked reports whether kid has been revoked (Revoke). Lock-free.
