@@ -138,7 +138,7 @@ func helloEnvelope(targetID string, data []byte) (*hremote.Envelope, *hremote.Me
 func TestRemoteInputRefused(t *testing.T) {
 	a := startTestNode(t, "a", freeAddr(t), nil, nil)
 	r := &receiver{self: a.node.PID(), engine: a.engine}
-	r.setReject(a.node.refused, a.node.log)
+	r.setRefusals(&refusals{m: a.node.m, log: a.node.log})
 	hello, _ := (&remote.Hello{NodeId: "mallory"}).MarshalVT()
 	tests := []struct {
 		name   string

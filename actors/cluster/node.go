@@ -89,7 +89,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	// The actor starts probing from Started, inside Spawn: its PID is set.
 	r := &replicator{n: n, s: st}
 	cfg.Engine.Spawn(func() actor.Receiver { return r }, Kind, actor.WithID(ID))
-	if err := listen(cfg.Engine, n.refused, n.log); err != nil {
+	if err := listen(cfg.Engine, &refusals{m: m, log: n.log}); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -152,20 +152,6 @@ func (n *Node) peerDigest(id string) map[string]uint64 {
 		}
 	}
 	return nil
-}
-
-// refused counts and logs a frame or message the receiver refused from
-// the connection at addr (size bytes; for a frame, the bound it exceeded).
-// It runs on the connection's goroutine.
-func (n *Node) refused(reason, addr string, size int, err error) {
-	n.m.rejected.WithLabelValues(reason).Inc()
-	switch reason {
-	case rejectFrameTooLarge, rejectMessageTooLarge, rejectBatchTooLarge:
-		n.log.Warn("peer message refused: too large", "reason", reason, "from", addr, "bytes", size,
-			"max_frame_bytes", MaxFrameBytes, "max_batch_bytes", MaxBatchBytes, "max_batch_events", MaxBatchEvents, "err", err)
-	default:
-		n.log.Debug("peer message refused", "reason", reason, "from", addr, "bytes", size, "err", err)
-	}
 }
 
 // Close stops the remote listener, the actors and their goroutines,

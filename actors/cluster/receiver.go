@@ -41,9 +41,26 @@ const (
 	rejectTLSHandshake    = "tls_handshake"
 )
 
-// rejectFunc counts and logs a refused frame or message from the
-// connection's remote address.
-type rejectFunc func(reason, from string, size int, err error)
+// refusals counts (revocd_cluster_messages_rejected_total) and logs what
+// the receiver refuses. Safe for concurrent use.
+type refusals struct {
+	m   *metrics
+	log *slog.Logger
+}
+
+// refused counts and logs a connection, frame or message refused from
+// addr (size bytes; for a frame, the bound it exceeded). It runs on the
+// connection's goroutine.
+func (f *refusals) refused(reason, addr string, size int, err error) {
+	f.m.rejected.WithLabelValues(reason).Inc()
+	switch reason {
+	case rejectFrameTooLarge, rejectMessageTooLarge, rejectBatchTooLarge:
+		f.log.Warn("peer message refused: too large", "reason", reason, "from", addr, "bytes", size,
+			"max_frame_bytes", MaxFrameBytes, "max_batch_bytes", MaxBatchBytes, "max_batch_events", MaxBatchEvents, "err", err)
+	default:
+		f.log.Debug("peer message refused", "reason", reason, "from", addr, "bytes", size, "err", err)
+	}
+}
 
 // receiver serves hollywood's remoting protocol (drpc, one Envelope per
 // frame) on the node's listen address in place of hollywood's own stream
@@ -60,34 +77,30 @@ type rejectFunc func(reason, from string, size int, err error)
 //
 // Messages are delivered as received, with the connection's address and
 // TLS identity and without hollywood's sender PID, which the sender
-// chooses freely. Every refusal is counted and logged through the hook set
-// by setReject. Safe for concurrent use.
+// chooses freely. Every refusal is counted and logged through the
+// refusals set by setRefusals. Safe for concurrent use.
 type receiver struct {
 	hremote.DRPCRemoteUnimplementedServer
 
-	self   *actor.PID
-	engine *actor.Engine
-	reject atomic.Pointer[rejectFunc]
-	log    atomic.Pointer[slog.Logger]
+	self     *actor.PID
+	engine   *actor.Engine
+	refusals atomic.Pointer[refusals]
 }
 
-// setReject installs the hook that counts and logs refusals (before the
-// listener starts).
-func (r *receiver) setReject(f rejectFunc, log *slog.Logger) {
-	r.reject.Store(&f)
-	r.log.Store(log)
-}
+// setRefusals installs what counts and logs refusals (before the listener
+// starts).
+func (r *receiver) setRefusals(f *refusals) { r.refusals.Store(f) }
 
 func (r *receiver) logger() *slog.Logger {
-	if l := r.log.Load(); l != nil {
-		return l
+	if f := r.refusals.Load(); f != nil {
+		return f.log
 	}
 	return slog.Default()
 }
 
 func (r *receiver) refuse(reason, from string, size int, err error) {
-	if f := r.reject.Load(); f != nil {
-		(*f)(reason, from, size, err)
+	if f := r.refusals.Load(); f != nil {
+		f.refused(reason, from, size, err)
 	}
 }
 

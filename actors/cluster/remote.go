@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -136,14 +135,12 @@ func (d *deferredRemote) Stop() *sync.WaitGroup {
 	return wg
 }
 
-// listenRequest asks the remoteHolder to start listening, with the hook
-// that counts and logs refused frames and messages; the reply is a
+// listenRequest asks the remoteHolder to start listening, with what counts
+// and logs refused connections, frames and messages; the reply is a
 // listenResult.
-type listenRequest struct {
-	reject rejectFunc
-	log    *slog.Logger
-}
+type listenRequest struct{ refusals *refusals }
 
+// listenResult answers a listenRequest: nil when the listener runs.
 type listenResult struct{ err error }
 
 // remoteHolder owns the deferred remote: it starts it on request and
@@ -153,7 +150,7 @@ type remoteHolder struct{ r *deferredRemote }
 func (h *remoteHolder) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case listenRequest:
-		h.r.recv.setReject(m.reject, m.log)
+		h.r.recv.setRefusals(m.refusals)
 		c.Respond(listenResult{err: h.r.listen()})
 	case actor.Stopped:
 		wait := make(chan struct{})
@@ -165,21 +162,22 @@ func (h *remoteHolder) Receive(c *actor.Context) {
 	}
 }
 
-// listen starts the remote listener of an engine made by NewEngine;
-// reject counts and logs what its receiver refuses.
-func listen(e *actor.Engine, reject rejectFunc, log *slog.Logger) error {
+// listen starts the remote listener of an engine made by NewEngine; f
+// counts and logs what its receiver refuses.
+func listen(e *actor.Engine, f *refusals) error {
 	pid := e.Registry.GetPID(remoteKind, ID)
 	if pid == nil {
 		return errors.New("cluster: engine was not created by cluster.NewEngine")
 	}
-	res, err := e.Request(pid, listenRequest{reject: reject, log: log}, 10*time.Second).Result()
+	res, err := e.Request(pid, listenRequest{refusals: f}, 10*time.Second).Result()
 	if err != nil {
 		return fmt.Errorf("cluster: start listener: %w", err)
 	}
-	if r, ok := res.(listenResult); ok && r.err != nil {
-		return r.err
+	r, ok := res.(listenResult)
+	if !ok {
+		return fmt.Errorf("cluster: start listener: unexpected reply %T", res)
 	}
-	return nil
+	return r.err
 }
 
 // stopListener stops the remote listener of an engine made by NewEngine
