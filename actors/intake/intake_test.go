@@ -383,3 +383,56 @@ func TestHandlerRetriesUntilDurable(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestUnansweredCommit: a commit the audit writer never answers
+// does not leave the requester waiting forever, and is never reported
+// durable: the intake answers ErrCommit once CommitTimeout passes, or
+// ErrStopped when it stops first; in both cases nothing is recorded as
+// seen, so the next delivery is not a replay.
+func TestIngestUnansweredCommit(t *testing.T) {
+	cases := []struct {
+		name    string
+		timeout time.Duration
+		stop    bool
+		want    error
+	}{
+		{name: "commit timeout", timeout: 50 * time.Millisecond, want: ErrCommit},
+		{name: "intake stops", timeout: time.Hour, stop: true, want: ErrStopped},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t) // for the signer only
+			engine := f.client.Engine
+			// An audit writer that takes commits and never answers.
+			hole := engine.SpawnFunc(func(*actor.Context) {}, "blackhole")
+			v := eventsig.NewVerifier()
+			if err := v.Trust(f.remote.KeyID(), f.remote.PublicKey()); err != nil {
+				t.Fatal(err)
+			}
+			replay := eventsig.NewReplayGuard(time.Minute, nil)
+			p, err := New(Options{Origin: "node-1", Verifier: v, Replay: replay, Index: index.New(index.Options{}),
+				Audit: hole, Registerer: prometheus.NewRegistry(), CommitTimeout: tc.timeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid := engine.Spawn(p, "intake-"+tc.name)
+			ev := f.event(t)
+			// The command is in the inbox before the poison pill.
+			resp := engine.Request(pid, &Ingest{Events: []revocation.Event{ev}, Source: "kafka"}, 30*time.Second)
+			if tc.stop {
+				<-engine.Poison(pid).Done()
+			}
+			res, err := resp.Result()
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			r := res.(*Ingested)
+			if !errors.Is(r.Err, tc.want) || r.Applied != 0 {
+				t.Fatalf("reply %+v, want Err %v and nothing applied", r, tc.want)
+			}
+			if replay.Seen(ev.EventID) {
+				t.Fatal("an unacknowledged event was recorded as seen")
+			}
+		})
+	}
+}
