@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/valyala/fasthttp"
 )
 
@@ -27,20 +28,48 @@ const pollPause = 100 * time.Microsecond
 // When the cluster does not propagate (not built yet) it reports the
 // scenario as not available instead of failing.
 func (r *runner) propagationScenario(ctx context.Context) error {
-	nodes, err := r.startCluster(ctx, []string{"bench-a", "bench-b", "bench-c"})
+	nodes, err := r.startCluster(ctx, []string{"bench-a", "bench-b", "bench-c"}, "")
 	if err != nil {
 		return fmt.Errorf("%w: %v", errNotAvailable, err)
+	}
+	err = r.timePropagation(ctx, nodes, "", "bench-prop")
+	for _, n := range nodes {
+		n.Stop()
+	}
+	if err != nil {
+		return err
+	}
+	return r.kafkaPropagation(ctx)
+}
+
+// kafkaPropagation times revocations from A to B and C over Kafka only
+// (kfake in this process, on loopback; no cluster link between the nodes).
+func (r *runner) kafkaPropagation(ctx context.Context) error {
+	kf, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "revocations", "token-events"))
+	if err != nil {
+		return fmt.Errorf("kfake: %w", err)
+	}
+	defer kf.Close()
+	nodes, err := r.startCluster(ctx, []string{"bench-ka", "bench-kb", "bench-kc"}, strings.Join(kf.ListenAddrs(), ","))
+	if err != nil {
+		return err
 	}
 	defer func() {
 		for _, n := range nodes {
 			n.Stop()
 		}
 	}()
+	return r.timePropagation(ctx, nodes, " (kafka)", "bench-kprop")
+}
+
+// timePropagation revokes on nodes[0] and times until the others answer
+// "revoked"; measures are named "propagation p99"+suffix and so on.
+func (r *runner) timePropagation(ctx context.Context, nodes []*Node, suffix, subjectPrefix string) error {
 	a, peers := nodes[0], nodes[1:]
 	api := newAPIClient(a.URL)
 	subjects := make([]string, r.prof.PropagationSamples+1)
 	for i := range subjects {
-		subjects[i] = fmt.Sprintf("bench-prop-%d", i)
+		subjects[i] = fmt.Sprintf("%s-%d", subjectPrefix, i)
 	}
 	toks, err := api.issueMany(subjects, issueConc)
 	if err != nil {
@@ -72,7 +101,7 @@ func (r *runner) propagationScenario(ctx context.Context) error {
 		}
 	}
 
-	r.progress.phase(fmt.Sprintf("propagation (%d revocations A→B,C)", len(toks)-1), 0, nil)
+	r.progress.phase(fmt.Sprintf("propagation%s (%d revocations A→B,C)", suffix, len(toks)-1), 0, nil)
 	fromAck, fromSend := newHist(), newHist()
 	missed := 0
 	var pids []int
@@ -99,23 +128,23 @@ func (r *runner) propagationScenario(ctx context.Context) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	r.progress.done()
-	r.recordPropagation(fromAck, fromSend, missed, othersPct(cpu0, sampleCPU(pids)))
+	r.recordPropagation(suffix, fromAck, fromSend, missed, othersPct(cpu0, sampleCPU(pids)))
 	if missed > 0 {
 		return fmt.Errorf("%d of %d propagations not seen within %v", missed, 2*(len(toks)-1), propagationSampleTimeout)
 	}
 	return nil
 }
 
-func (r *runner) recordPropagation(fromAck, fromSend *hdrhistogram.Histogram, missed int, others float64) {
+func (r *runner) recordPropagation(suffix string, fromAck, fromSend *hdrhistogram.Histogram, missed int, others float64) {
 	ms := func(us int64) float64 { return float64(us) / 1000 }
 	note := fmt.Sprintf("%d samples (B and C), from A's 200; others used %.0f%% of the machine", fromAck.TotalCount(), others)
-	r.addMeasure(Measure{Name: "propagation p50", Value: ms(fromAck.ValueAtQuantile(50)), Unit: "ms", Note: note})
-	r.addMeasure(Measure{Name: "propagation p99", Value: ms(fromAck.ValueAtQuantile(99)), Unit: "ms", Note: note})
-	r.addMeasure(Measure{Name: "propagation max", Value: ms(fromAck.Max()), Unit: "ms", Note: note})
-	r.addMeasure(Measure{Name: "propagation p99 from send", Value: ms(fromSend.ValueAtQuantile(99)), Unit: "ms",
+	r.addMeasure(Measure{Name: "propagation p50" + suffix, Value: ms(fromAck.ValueAtQuantile(50)), Unit: "ms", Note: note})
+	r.addMeasure(Measure{Name: "propagation p99" + suffix, Value: ms(fromAck.ValueAtQuantile(99)), Unit: "ms", Note: note})
+	r.addMeasure(Measure{Name: "propagation max" + suffix, Value: ms(fromAck.Max()), Unit: "ms", Note: note})
+	r.addMeasure(Measure{Name: "propagation p99 from send" + suffix, Value: ms(fromSend.ValueAtQuantile(99)), Unit: "ms",
 		Note: "includes A's durable commit"})
 	if missed > 0 {
-		r.addMeasure(Measure{Name: "propagation missed", Value: float64(missed), Unit: "revocations"})
+		r.addMeasure(Measure{Name: "propagation missed" + suffix, Value: float64(missed), Unit: "revocations"})
 	}
 }
 
@@ -202,7 +231,7 @@ func pollRevoked(ctx context.Context, c *fasthttp.HostClient, body []byte, deadl
 
 // startCluster creates each node's event-signing key, then starts all
 // nodes at once (each may wait for its peers) with the cluster settings.
-func (r *runner) startCluster(ctx context.Context, ids []string) ([]*Node, error) {
+func (r *runner) startCluster(ctx context.Context, ids []string, kafkaBootstrap string) ([]*Node, error) {
 	type member struct {
 		id, db, keyID, pub, clusterAddr string
 	}
@@ -232,10 +261,13 @@ func (r *runner) startCluster(ctx context.Context, ids []string) ([]*Node, error
 				trusted = append(trusted, o.keyID+"="+o.pub)
 			}
 		}
-		n, err := r.spawnNode(NodeSpec{Name: m.id, DB: m.db, Dir: r.dir, Env: []string{
-			"NODE_ID=" + m.id, "CLUSTER_LISTEN=" + m.clusterAddr, "CLUSTER_PEERS=" + strings.Join(peers, ","),
-			"PQC_SIGNING_KEY_ID=" + m.keyID, "EVENT_TRUSTED_KEYS=" + strings.Join(trusted, ","),
-		}})
+		env := []string{"NODE_ID=" + m.id, "PQC_SIGNING_KEY_ID=" + m.keyID, "EVENT_TRUSTED_KEYS=" + strings.Join(trusted, ",")}
+		if kafkaBootstrap == "" {
+			env = append(env, "CLUSTER_LISTEN="+m.clusterAddr, "CLUSTER_PEERS="+strings.Join(peers, ","))
+		} else {
+			env = append(env, "KAFKA_BOOTSTRAP="+kafkaBootstrap) // Kafka only, no cluster link
+		}
+		n, err := r.spawnNode(NodeSpec{Name: m.id, DB: m.db, Dir: r.dir, Env: env})
 		if err != nil {
 			stopAll()
 			return nil, err

@@ -56,8 +56,9 @@ type Config struct {
 	// event on the topic) and a Consumer skips records of this origin by
 	// their HeaderOrigin, without decoding them. Empty: no filtering.
 	Origin string
-	// Compression is the revocation records' batch compression: "zstd"
-	// (default), "lz4", "snappy" or "none".
+	// Compression is the revocation records' batch compression: "lz4"
+	// (default: about 215 bytes per event in format 2 at the lowest CPU
+	// cost measured), "zstd" (about 175 bytes, slower), "snappy" or "none".
 	Compression string
 	// MaxPendingRecords bounds, per partition, how many records a Consumer
 	// reads after the first record of a format-2 batch while that batch's
@@ -69,10 +70,10 @@ type Config struct {
 // compression returns the kgo codecs of c.Compression.
 func (c Config) compression() (kgo.CompressionCodec, error) {
 	switch c.Compression {
-	case "", "zstd":
-		return kgo.ZstdCompression(), nil
-	case "lz4":
+	case "", "lz4":
 		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
 	case "snappy":
 		return kgo.SnappyCompression(), nil
 	case "none":
