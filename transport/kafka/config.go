@@ -3,9 +3,14 @@
 // group with at-least-once semantics, and creates the topics it needs.
 //
 // Every type is backed by github.com/twmb/franz-go. Revocation records are
-// keyed "type:value" and carry the JSON of a revocation.Event; consumers
-// decode them with DecodeEvent. Events are idempotent by event_id, so the
-// duplicates that at-least-once delivery implies are harmless.
+// keyed "type:value" and carry the JSON of a revocation.Event. Signed
+// events are written in format 2 (see FormatSplit): the ML-DSA-65 batch
+// signature travels once per (batch, partition) in a record header and each
+// value carries only the event's Merkle proof; the Consumer puts the
+// signature back together, so its handler sees the same events as with the
+// seed-era format 1, which it still reads. Events are idempotent by
+// event_id, so the duplicates that at-least-once delivery implies are
+// harmless.
 package kafka
 
 import (

@@ -58,6 +58,13 @@ type ConsumerStats struct {
 // partition. A record whose handler fails because Run's ctx ended is not
 // committed: it is delivered again after a restart.
 //
+// A format-2 record waits in memory until the batch signature header of its
+// batch arrives in the same partition; offsets are committed only below the
+// first waiting record. A batch whose header does not match its records, or
+// has not arrived within Config.MaxPendingRecords further records, is
+// dropped and counted. With Config.Origin set, records of that origin are
+// skipped by their HeaderOrigin without being decoded.
+//
 // Stats is safe for concurrent use; Run must be called once.
 type Consumer struct {
 	cfg     Config
