@@ -395,6 +395,7 @@ func TestResponseSchemas(t *testing.T) {
 		{"POST", "/token/validate/batch", "200", "results[]", validateResult},
 		{"GET", "/token/inspect", "200", "", []field{
 			req("claims", "object|null"), req("revoked", "boolean"), req("revocation_reason", "string|null"), req("note", "string"),
+			opt("error", "string"),
 		}},
 		{"POST", "/revoke", "200", "", []field{req("event_id", "string"), req("published", "boolean")}},
 		{"POST", "/token/refresh/create", "200", "", []field{
