@@ -2,16 +2,18 @@
 // that reaches the node from elsewhere (its Kafka consumer, its cluster
 // peers) passes through it, one typed Ingest command per delivery.
 //
-// For each delivery the actor skips the node's own events, screens the
-// rest with eventsig.Screen (well formed, signed under a trusted key, not
-// a replay of an event already durable here), applies the accepted events
-// to the index at once, and commits them by sending the audit writer an
-// audit.ApplyRemote. The commit runs while the actor takes further
-// deliveries: a goroutine awaits the writer's reply and reports it back to
-// the actor as a message, keyed by a request id under which the actor
-// keeps the delivery's state. Only once the writer acknowledged the commit
-// are the event ids recorded in the replay guard and the requester
-// answered with *Ingested: an answer without Err means durable.
+// For each delivery the actor starts a goroutine (the work is CPU-bound
+// signature checking and a wait for the audit writer, so deliveries from
+// different sources proceed in parallel and share a group commit) which
+// skips the node's own events, screens the rest with eventsig.Screen (well
+// formed, signed under a trusted key, not a replay of an event already
+// durable here), applies the accepted events to the index at once, and
+// commits them by sending the audit writer an audit.ApplyRemote. It
+// reports back to the actor with a message keyed by the delivery's id,
+// under which the actor keeps the requester. The actor alone records ids
+// in the replay guard, only once the writer acknowledged the commit, counts
+// the outcome and answers the requester with *Ingested: an answer without
+// Err means durable. The actor never waits inside Receive.
 //
 // A replay is thus decided against what is durable: an event whose commit
 // failed is taken again, not dropped as a replay, when it comes again (a
@@ -184,19 +186,21 @@ func New(o Options) (actor.Producer, error) {
 	}, nil
 }
 
-// committed is the audit writer's answer for delivery id, reported by the
-// goroutine that awaited it.
-type committed struct {
-	id  uint64
-	err error
+// processed reports the work done for delivery id off the actor's
+// goroutine: the screening, and the commit of the accepted events (err
+// set if it failed or was not acknowledged in time).
+type processed struct {
+	id       uint64
+	own      int
+	accepted []revocation.Event
+	refused  []eventsig.Refused
+	err      error
 }
 
-// delivery is an Ingest whose commit is in flight.
+// delivery is an Ingest being processed.
 type delivery struct {
 	to     *actor.PID
 	source string
-	events []revocation.Event
-	reply  *Ingested
 }
 
 type intake struct {
@@ -211,56 +215,57 @@ func (in *intake) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case *Ingest:
 		in.ingest(c, m)
-	case committed:
-		in.committed(c, m)
+	case processed:
+		in.processed(c, m)
 	case actor.Stopped:
 		for id, d := range in.inflight {
-			d.reply.Err = fmt.Errorf("%w: %d events of %s not known to be durable", ErrStopped, len(d.events), d.source)
-			respond(c, d.to, d.reply)
+			respond(c, d.to, &Ingested{Err: fmt.Errorf("%w: the events from %s are not known to be durable", ErrStopped, d.source)})
 			delete(in.inflight, id)
 		}
 	}
 }
 
+// ingest starts processing a delivery. The work (signature checks, the
+// index, the commit) runs on a goroutine that reports back with a
+// processed message: deliveries from different sources are verified in
+// parallel and share a group commit, and the intake never waits on the
+// audit writer inside Receive.
 func (in *intake) ingest(c *actor.Context, m *Ingest) {
-	reply := &Ingested{}
-	foreign := make([]revocation.Event, 0, len(m.Events))
-	for _, e := range m.Events {
-		if e.Origin == in.opts.Origin {
-			reply.Own++
+	in.next++
+	id := in.next
+	in.inflight[id] = &delivery{to: c.Sender(), source: m.Source}
+	o, self, engine := in.opts, c.PID(), c.Engine()
+	go func() { engine.Send(self, process(engine, &o, id, m.Events)) }()
+}
+
+// process screens events, applies the accepted ones to the index and
+// commits them through the audit writer, waiting at most CommitTimeout
+// for its reply. It runs off the actor's goroutine and touches no actor
+// state: it records nothing in the replay guard (the actor does, once the
+// commit is acknowledged).
+func process(engine *actor.Engine, o *Options, id uint64, events []revocation.Event) processed {
+	out := processed{id: id}
+	foreign := make([]revocation.Event, 0, len(events))
+	for _, e := range events {
+		if e.Origin == o.Origin {
+			out.own++
 			continue
 		}
 		foreign = append(foreign, e)
 	}
-	accepted, refused := eventsig.Screen(in.opts.Verifier, in.opts.Replay, foreign)
-	label := sourceLabel(m.Source)
-	for _, r := range refused {
-		if reply.Dropped == nil {
-			reply.Dropped = map[eventsig.DropReason]int{}
-		}
-		reply.Dropped[r.Reason]++
-		in.m.dropped.WithLabelValues(label, string(r.Reason)).Inc()
-		// Debug only: whoever can reach the node could flood the log.
-		in.opts.Logger.Debug("intake: dropped event", "source", m.Source, "event_id", r.EventID, "reason", r.Reason, "err", r.Err)
+	out.accepted, out.refused = eventsig.Screen(o.Verifier, o.Replay, foreign)
+	if len(out.accepted) == 0 {
+		return out
 	}
-	if len(accepted) == 0 {
-		respond(c, c.Sender(), reply)
-		return
+	// Verified events are enforced at once, before the audit commit:
+	// applying a revocation only ever makes tokens more revoked, and an
+	// event whose commit failed comes again.
+	for i := range out.accepted {
+		audit.ApplyEvent(o.Index, &out.accepted[i])
 	}
-	for i := range accepted {
-		audit.ApplyEvent(in.opts.Index, &accepted[i])
-	}
-	in.next++
-	id := in.next
-	in.inflight[id] = &delivery{to: c.Sender(), source: m.Source, events: accepted, reply: reply}
-	// The commit is awaited off the actor's goroutine: the intake never
-	// waits on another actor inside Receive.
-	resp := c.Request(in.opts.Audit, &audit.ApplyRemote{Events: accepted}, in.opts.CommitTimeout)
-	self, engine := c.PID(), c.Engine()
-	go func() {
-		res, err := resp.Result()
-		engine.Send(self, committed{id: id, err: commitError(res, err)})
-	}()
+	res, err := engine.Request(o.Audit, &audit.ApplyRemote{Events: out.accepted}, o.CommitTimeout).Result()
+	out.err = commitError(res, err)
+	return out
 }
 
 // commitError interprets the audit writer's reply to ApplyRemote.
@@ -278,24 +283,34 @@ func commitError(res any, err error) error {
 	return nil
 }
 
-func (in *intake) committed(c *actor.Context, m committed) {
+// processed counts a delivery's outcome, records the ids of the events
+// now durable in the replay guard and answers the requester.
+func (in *intake) processed(c *actor.Context, m processed) {
 	d := in.inflight[m.id]
 	if d == nil {
 		return
 	}
 	delete(in.inflight, m.id)
-	if m.err != nil {
-		d.reply.Err = m.err
-		respond(c, d.to, d.reply)
-		return
+	label := sourceLabel(d.source)
+	reply := &Ingested{Own: m.own, Err: m.err}
+	for _, r := range m.refused {
+		if reply.Dropped == nil {
+			reply.Dropped = map[eventsig.DropReason]int{}
+		}
+		reply.Dropped[r.Reason]++
+		in.m.dropped.WithLabelValues(label, string(r.Reason)).Inc()
+		// Debug only: whoever can reach the node could flood the log.
+		in.opts.Logger.Debug("intake: dropped event", "source", d.source, "event_id", r.EventID, "reason", r.Reason, "err", r.Err)
 	}
-	// Durable now (or already was: the audit log ignores duplicates).
-	for i := range d.events {
-		in.opts.Replay.Record(d.events[i].EventID)
+	if m.err == nil && len(m.accepted) > 0 {
+		// Durable now (or already was: the audit log ignores duplicates).
+		for i := range m.accepted {
+			in.opts.Replay.Record(m.accepted[i].EventID)
+		}
+		reply.Applied = len(m.accepted)
+		in.m.received.WithLabelValues(label).Add(float64(len(m.accepted)))
 	}
-	d.reply.Applied = len(d.events)
-	in.m.received.WithLabelValues(sourceLabel(d.source)).Add(float64(len(d.events)))
-	respond(c, d.to, d.reply)
+	respond(c, d.to, reply)
 }
 
 func respond(c *actor.Context, to *actor.PID, r *Ingested) {
