@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -197,10 +198,13 @@ type senderConn struct {
 	raw    net.Conn
 	conn   *drpcconn.Conn
 	stream hremote.DRPCRemote_ReceiveClient
+	// closing is set when the sender closes the connection itself (it
+	// reports why); the watcher reports only a loss it did not cause.
+	closing atomic.Bool
 }
 
 // dial opens a connection (TLS when configured) and the remoting stream
-// on it. A goroutine reports its loss to the replicator.
+// on it. A goroutine reports its loss by the peer to the replicator.
 func (s *sender) dial(ctx context.Context, w *workers) (*senderConn, error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
@@ -228,7 +232,9 @@ func (s *sender) dial(ctx context.Context, w *workers) (*senderConn, error) {
 	w.spawn(func() {
 		select {
 		case <-conn.Closed():
-			e.Send(self, sendFailed{peer: peer, err: errors.New("connection lost")})
+			if !c.closing.Load() {
+				e.Send(self, sendFailed{peer: peer, err: errors.New("connection lost")})
+			}
 		case <-ctx.Done():
 		}
 	})
@@ -256,4 +262,7 @@ func (c *senderConn) dead() bool {
 	}
 }
 
-func (c *senderConn) close() { _ = c.conn.Close() }
+func (c *senderConn) close() {
+	c.closing.Store(true)
+	_ = c.conn.Close()
+}
