@@ -100,9 +100,10 @@ func NewPublisher(cfg Config) (*Publisher, error) {
 		// records: murmur2 of the key, as Kafka's default) to place the
 		// batch signature headers.
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		// Deliver hands a whole batch at once: lingering would only delay
-		// the acknowledgement /revoke waits for.
-		kgo.ProducerLinger(0),
+		// No ProducerLinger(0): ProduceSync unlingers the partitions it
+		// wrote to once the whole batch is buffered, so a Deliver goes out
+		// in one request without waiting for the linger, while linger 0
+		// would send the first record alone and the rest a round trip later.
 		kgo.ProducerBatchCompression(codec, kgo.NoCompression()), // none for brokers older than the codec
 		kgo.WithHooks(wire),
 	})...)
