@@ -10,7 +10,7 @@ import (
 
 // Ingest limits.
 const (
-	ingestQueue   = 1024             // batches of one peer waiting for ingest
+	ingestQueue   = 256              // batches of one peer handed to its worker and not yet ingested
 	mergeEvents   = 4096             // events merged into one Ingest call
 	ingestTimeout = 30 * time.Second // per call
 )
