@@ -136,7 +136,8 @@ func (a *API) feedFor(ctx *fasthttp.RequestCtx) (*Feed, error) {
 // Last-Event-ID header, which wins: a reconnecting EventSource sends it).
 // Each event is "id: <position>", "event: revocation" and "data: <the
 // signed event JSON of GET /revocations>"; a ": heartbeat" comment goes out
-// every Feed.Heartbeat, so a subscriber tells a quiet feed from a dead one.
+// every Feed.Heartbeat, and once the backlog is sent, so a subscriber tells
+// a quiet feed from a dead one and knows when it has caught up.
 // The stream ends when the client goes away or the server shuts down.
 func (a *API) stream(ctx *fasthttp.RequestCtx) error {
 	f, err := a.feedFor(ctx)
@@ -189,12 +190,13 @@ func (a *API) stream(ctx *fasthttp.RequestCtx) error {
 
 // runStream writes the stream until a write fails or done closes.
 func runStream(w *bufio.Writer, f *Feed, after int64, beat time.Duration, done <-chan struct{}) error {
-	if _, err := w.WriteString("retry: 1000\n: heartbeat\n\n"); err != nil {
+	// A heartbeat always follows a read of the log that found nothing
+	// more: it means "caught up as of now", so a subscriber that resumed
+	// after a break is fresh only once it has every event it missed.
+	if _, err := w.WriteString("retry: 1000\n"); err != nil {
 		return err
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
+	beatDue := true
 	hb := time.NewTicker(beat)
 	defer hb.Stop()
 	var buf []byte
@@ -221,23 +223,25 @@ func runStream(w *bufio.Writer, f *Feed, after int64, beat time.Duration, done <
 			}
 			after = r.ID
 		}
-		if len(rows) > 0 {
+		if len(rows) == streamPage {
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			if len(rows) == streamPage {
-				continue
+			continue
+		}
+		if beatDue {
+			beatDue = false
+			if _, err := w.WriteString(": heartbeat\n\n"); err != nil {
+				return err
 			}
+		}
+		if err := w.Flush(); err != nil {
+			return err
 		}
 		select {
 		case <-changed:
 		case <-hb.C:
-			if _, err := w.WriteString(": heartbeat\n\n"); err != nil {
-				return err
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
+			beatDue = true
 		case <-done:
 			return nil
 		}
