@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -17,6 +18,32 @@ const module = "github.com/revocd/revocd"
 var ioLibraries = []string{
 	"github.com/redis/...", "github.com/twmb/...", "github.com/valyala/...", "github.com/anthdm/...",
 	"net/http/...", "database/sql/...", "modernc.org/...",
+}
+
+// noNetwork are the libraries of pure data packages: ioLibraries and any
+// network package. (os is reached through fmt and cannot be fenced off.)
+var noNetwork = append([]string{"net", "net/..."}, ioLibraries...)
+
+// moduleRoots is every top-level directory of the module, as internal
+// patterns; TestModuleRootsComplete keeps it complete, so that a row built
+// from it (allBut) also forbids directories added later.
+var moduleRoots = []string{
+	"actors/...", "bench/...", "client/...", "cmd/...", "config/...", "crypto/...", "e2e/...", "examples/...",
+	"index/...", "internal/...", "persistence/...", "readme/...", "revocation/...", "server/...", "transport/...",
+	"validator/...",
+}
+
+// allBut returns moduleRoots without keep: a row forbidding every package
+// of the module but those. A package's dependencies never include itself,
+// so a row may forbid its own root.
+func allBut(keep ...string) []string {
+	var out []string
+	for _, r := range moduleRoots {
+		if !slices.Contains(keep, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // fences is the layering of the module in one table: each row names
@@ -51,6 +78,10 @@ var fences = []struct {
 		"handlers send typed messages to the actors (actors/msg) and read the audit log through httpapi.AuditLog: they never reach SQLite or the audit writer"},
 	{"client", []string{"server", "actors/...", "persistence/...", "transport/kafka", "index"}, nil,
 		"the client library is what users import: only the wire types"},
+	{"transport/wire", allBut("revocation/..."), noNetwork,
+		"the wire types are plain data shared by client/ and httpapi: the domain types only, no I/O"},
+	{"internal/jsonscan", allBut(), noNetwork,
+		"the JSON scanner is a pure byte-level helper on the validation hot path: no project imports, no I/O"},
 }
 
 // match reports whether import path p is matched by pattern: the path
@@ -126,6 +157,20 @@ func TestLayering(t *testing.T) {
 				t.Fatalf("no package matches %q: the table names a package that no longer exists", fence.pkgs)
 			}
 		})
+	}
+}
+
+// TestModuleRootsComplete: every package of the module lies under a
+// directory of moduleRoots.
+func TestModuleRootsComplete(t *testing.T) {
+	for pkg := range packages(t) {
+		root := pkg
+		if i := strings.IndexByte(pkg, '/'); i >= 0 {
+			root = pkg[:i]
+		}
+		if !slices.Contains(moduleRoots, root+"/...") {
+			t.Errorf("package %s: its directory %s is missing from moduleRoots", pkg, root)
+		}
 	}
 }
 
