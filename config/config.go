@@ -71,6 +71,10 @@ type Config struct {
 	// Leeway (JWT_LEEWAY_SECONDS) is the clock-skew allowance of the
 	// exp/nbf checks.
 	Leeway time.Duration
+	// MaxClockSkew (MAX_CLOCK_SKEW_SECONDS) bounds how far a node's clock
+	// may run ahead of another's: a revoke_sub's cutoff is placed that far
+	// ahead so it covers tokens issued anywhere before it.
+	MaxClockSkew time.Duration
 	// PQCSigningKeyID (PQC_SIGNING_KEY_ID) is the key id of this node's
 	// ML-DSA-65 event-signing key.
 	PQCSigningKeyID string
@@ -246,6 +250,14 @@ var settings = []setting{
 	}},
 	{"JWT_LEEWAY_SECONDS", "5", "clock-skew leeway for exp/nbf checks", func(c *Config, v string) error {
 		return nonNegativeInt(v, func(n int) { c.Leeway = time.Duration(n) * time.Second })
+	}},
+	{"MAX_CLOCK_SKEW_SECONDS", "2", "bound on clock differences between nodes; a revoke_sub covers tokens issued up to this far ahead (0-60)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 || n > 60 {
+			return errors.New("want a whole number from 0 to 60")
+		}
+		c.MaxClockSkew = time.Duration(n) * time.Second
+		return nil
 	}},
 	{"PQC_SIGNING_KEY_ID", "p4-dilithium-key-1", "key id of this node's ML-DSA-65 event-signing key", func(c *Config, v string) error {
 		return nonEmpty(&c.PQCSigningKeyID, v)

@@ -3,6 +3,7 @@ package index
 import (
 	"math"
 	"strings"
+	"time"
 )
 
 // Subject cutoffs and issued-at floors: linearizing "log out everywhere"
@@ -29,7 +30,10 @@ import (
 // floors use memory only for subjects revoked in the last few seconds.
 //
 // Floors are local to this node: across nodes, cutoffs are ordered by
-// their (clock-derived) value only.
+// their (clock-derived) value only. A node whose clock runs ahead of the
+// revoking node's stamps its tokens with later iats; ReserveSubCutoffAhead
+// places the cutoff that far ahead (MAX_CLOCK_SKEW_SECONDS) so that a
+// revocation still covers every token issued anywhere before it.
 
 // minFloorPrune is the number of floors a shard holds before a reservation
 // prunes the stale ones.
@@ -42,12 +46,20 @@ const minFloorPrune = 32
 // index's clock, raised above the subject's committed cutoff and to its
 // floor. It is not applied to the index: the caller commits the revocation
 // with this cutoff and applies it with RevokeSub. Safe for concurrent use.
-func (ix *Index) ReserveSubCutoff(sub string) int64 {
+func (ix *Index) ReserveSubCutoff(sub string) int64 { return ix.ReserveSubCutoffAhead(sub, 0) }
+
+// ReserveSubCutoffAhead is ReserveSubCutoff with the cutoff at least the
+// second of now + ahead (ahead >= 0; negative counts as 0): the bound on how
+// far another node's clock may run ahead of this one's, so that the tokens
+// it issued before this revocation (their iat read from its clock) are
+// covered too. Tokens this node issues afterwards get iat > cutoff, so up to
+// ahead (plus a second) later than its clock.
+func (ix *Index) ReserveSubCutoffAhead(sub string, ahead time.Duration) int64 {
 	s := ix.shardOf(ix.hashString(Sub, sub))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	nowMs := ix.nowMs()
-	cutoff := ix.issueFloorLocked(s, sub, nowMs)
+	cutoff := max(ix.issueFloorLocked(s, sub, nowMs), (nowMs+max(ahead.Milliseconds(), 0))/1000)
 	if s.floors == nil {
 		s.floors = make(map[string]int64)
 	}

@@ -245,3 +245,40 @@ func TestFloorsArePruned(t *testing.T) {
 		t.Fatalf("%d floors after Sweep, want 0", got)
 	}
 }
+
+// TestReserveSubCutoffAhead: the cutoff is the second of now + ahead,
+// still raised to the floor and above the committed cutoff; later tokens of
+// this node get iat > cutoff. A negative ahead counts as zero.
+func TestReserveSubCutoffAhead(t *testing.T) {
+	const base = 1_700_000_000_600 // 0.6 s into a second
+	tests := []struct {
+		name       string
+		ahead      []time.Duration // successive reservations
+		wantCutoff []int64         // relative to base's second
+	}{
+		{"no skew", []time.Duration{0}, []int64{0}},
+		{"1.5 s crosses two seconds", []time.Duration{1500 * time.Millisecond}, []int64{2}},
+		{"2 s", []time.Duration{2 * time.Second}, []int64{2}},
+		{"negative is zero", []time.Duration{-5 * time.Second}, []int64{0}},
+		{"second reservation climbs above the first", []time.Duration{2 * time.Second, 2 * time.Second}, []int64{2, 3}},
+		{"skewed then unskewed stays above", []time.Duration{2 * time.Second, 0}, []int64{2, 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.UnixMilli(base)
+			ix := New(Options{Now: func() time.Time { return now }})
+			sec := int64(base / 1000)
+			var last int64
+			for i, ahead := range tc.ahead {
+				last = ix.ReserveSubCutoffAhead("sub", ahead)
+				if last != sec+tc.wantCutoff[i] {
+					t.Fatalf("reservation %d: cutoff %+d, want %+d", i, last-sec, tc.wantCutoff[i])
+				}
+			}
+			ix.RevokeSub("sub", last, base+3_600_000)
+			if iat := ix.IssueIat("sub"); iat != last+1 {
+				t.Fatalf("iat after the revocation %+d, want %+d", iat-sec, last+1-sec)
+			}
+		})
+	}
+}

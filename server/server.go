@@ -46,7 +46,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
-	ix := index.New(index.Options{ExpiryGrace: cfg.Leeway})
+	now, err := nodeClock(log)
+	if err != nil {
+		return err
+	}
+	ix := index.New(index.Options{ExpiryGrace: cfg.Leeway, Now: now})
 	loaded := 0
 	if err := store.ActiveRevocations(ctx, time.Now().UnixMilli(), func(e *revocation.Event) error {
 		audit.ApplyEvent(ix, e)
@@ -66,7 +70,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	}
 	maxLifetime := max(cfg.MaxAccessTTL, cfg.RefreshTTL)
 	ring, err := issuer.LoadRing(ctx, store, issuer.RingOptions{
-		Algorithm: alg, Secret: cfg.JWTSecretKey, MaxLifetime: maxLifetime, Now: time.Now,
+		Algorithm: alg, Secret: cfg.JWTSecretKey, MaxLifetime: maxLifetime, Now: now,
 		Revoked: func(kid string) bool { return ix.Check("", "", kid, 0) == index.Kid },
 		Dev:     cfg.Dev, DevSecret: config.SeedDefaultSecret, Logger: log.With("actor", "issuer"),
 	})
@@ -102,7 +106,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	feedNotifier := httpapi.NewNotifier()
 	feedPID := engine.Spawn(newFeedWaker(feedNotifier), "feedwaker")
 	auditPID := engine.Spawn(audit.New(audit.Config{
-		Store: store, Signer: sec.signer, Index: ix, Origin: cfg.NodeID, Logger: log.With("actor", "audit"),
+		Store: store, Signer: sec.signer, Index: ix, Origin: cfg.NodeID, Logger: log.With("actor", "audit"), MaxClockSkew: cfg.MaxClockSkew, Now: now,
 		Observe: nm.observeCommit, Subscribers: []*actor.PID{fanOutPID, feedPID},
 	}), "audit")
 	intakePID, in, err := startIntake(intakeDeps{
@@ -138,9 +142,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	}
 	engine.Send(fanOutPID, &fanOutTargets{prop: prop, cluster: cluster})
 	issuerPID := engine.Spawn(issuer.New(issuer.Config{
-		Issuer: &token.Issuer{Ring: ring, Issuer: cfg.JWTIssuer}, Ring: ring, Audit: auditPID, Algorithm: alg,
+		Issuer: &token.Issuer{Ring: ring, Issuer: cfg.JWTIssuer, Now: now}, Ring: ring, Audit: auditPID, Algorithm: alg,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Rotation: cfg.RefreshRotation, ReuseGrace: cfg.RefreshReuseGrace,
-		Logger: log.With("actor", "issuer"), Index: ix, Dev: cfg.Dev,
+		Logger: log.With("actor", "issuer"), Index: ix, Dev: cfg.Dev, Now: now,
 	}), "issuer")
 	revokerPID := engine.Spawn(revoker.New(revoker.Config{
 		Audit: auditPID, Issuer: issuerPID, MaxLifetime: maxLifetime, Logger: log.With("actor", "revoker"),
@@ -160,8 +164,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		},
 		Engine: engine, Issuer: issuerPID, Revoker: revokerPID, Verifier: verifier, Ring: ring,
 		Index: ix, Store: auditLogView{store}, ServerKEM: sec.kem, BindingKey: sec.bindingKey, Metrics: metrics, Logger: log,
-		WaitPublished: prop.waitPublished(),
-		Feed:          &httpapi.Feed{Log: feedLogView{store}, Notifier: feedNotifier, APIKeys: cfg.FeedAPIKeys},
+		KafkaOutbox: prop.kafkaOutbox(),
+		Feed:        &httpapi.Feed{Log: feedLogView{store}, Notifier: feedNotifier, APIKeys: cfg.FeedAPIKeys},
 		EventKeys: func() []byte {
 			b, _ := eventsig.PublicKeysJSON(eventVerifier)
 			return b

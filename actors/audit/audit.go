@@ -46,6 +46,11 @@ type Config struct {
 	MaxBatch int // largest number of queued commands per transaction; default 512
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// MaxClockSkew (MAX_CLOCK_SKEW_SECONDS) bounds how far another node's
+	// clock may run ahead of this one's: a subject revocation's cutoff is
+	// placed that far ahead, so it covers every token issued anywhere
+	// before it (index.Index.ReserveSubCutoffAhead).
+	MaxClockSkew time.Duration
 	// Subscribers receive a *Committed after each commit that contained
 	// revocation or token events.
 	Subscribers []*actor.PID
@@ -57,6 +62,7 @@ type Config struct {
 type pending struct {
 	cmd    command
 	remote []revocation.Event
+	ref    Ref // an ApplyRemote's, echoed in its Result
 	sender *actor.PID
 }
 
@@ -118,7 +124,7 @@ func (w *writer) Receive(c *actor.Context) {
 	case *PutKeyRing:
 		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
 	case *ApplyRemote:
-		w.enqueue(c, pending{remote: m.Events, sender: c.Sender()})
+		w.enqueue(c, pending{remote: m.Events, ref: m.Ref, sender: c.Sender()})
 	case *Record:
 		w.tokenEvs = append(w.tokenEvs, m.TokenEvents...)
 		w.scheduleFlush(c)
@@ -223,7 +229,7 @@ func (w *writer) flush(c *actor.Context) {
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		for _, p := range queued {
 			if p.cmd == nil {
-				reply(c, p.sender, &Result{Err: err})
+				reply(c, p.sender, &Result{Ref: p.ref, Err: err})
 			} else {
 				reply(c, p.sender, &Failed{Ref: refOf(p.cmd), Err: err})
 			}
@@ -243,7 +249,7 @@ func (w *writer) flush(c *actor.Context) {
 	}
 	for i, p := range queued {
 		if p.cmd == nil {
-			reply(c, p.sender, &Result{Inserted: inserted[i]})
+			reply(c, p.sender, &Result{Ref: p.ref, Inserted: inserted[i]})
 			continue
 		}
 		o := outcomes[i]

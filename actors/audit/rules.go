@@ -99,7 +99,9 @@ func commitRevocation(b *batch, m *CommitRevocation) (*revocation.Event, error) 
 		// after it, even within one second; TS carries it to every node
 		// (revocation.Event.SubCutoff). Tokens with iat <= cutoff live at
 		// most MaxLifetime past it.
-		cutoff := b.w.cfg.Index.ReserveSubCutoff(m.Value)
+		// The cutoff lies MaxClockSkew ahead, covering the tokens of nodes
+		// whose clock runs that much ahead of this one's.
+		cutoff := b.w.cfg.Index.ReserveSubCutoffAhead(m.Value, b.w.cfg.MaxClockSkew)
 		ev.TS = subEventTS(cutoff, now)
 		exp = time.UnixMilli(ev.TS).Add(m.MaxLifetime)
 		if _, err := b.tx.RevokeRefreshBySubject(m.Value, ev.TS, "subject revoked"); err != nil {

@@ -61,12 +61,15 @@ type fixture struct {
 type fixtureOpts struct {
 	grace time.Duration
 	gated bool
+	// clockOffset shifts the node's clock; skew is its audit writer's
+	// MaxClockSkew.
+	clockOffset, skew time.Duration
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	t.Helper()
 	clk := &fakeClock{}
-	clk.ms.Store(1_700_000_000_250) // a quarter into a second
+	clk.ms.Store(1_700_000_000_250 + o.clockOffset.Milliseconds()) // a quarter into a second
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "revocd.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +85,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	}
 	f := &fixture{t: t, engine: e, clk: clk, store: store, ix: index.New(index.Options{Now: clk.Now})}
 	f.ix.SetReady()
-	f.audit = e.Spawn(audit.New(audit.Config{Store: store, Signer: signer, Index: f.ix, Origin: "node-1", Now: clk.Now,
+	f.audit = e.Spawn(audit.New(audit.Config{Store: store, Signer: signer, Index: f.ix, Origin: "node-1", Now: clk.Now, MaxClockSkew: o.skew,
 		Observe: func(int, int, time.Duration) {
 			if h := f.hold.Swap(nil); h != nil {
 				(*h)()
