@@ -354,3 +354,40 @@ func TestWireBytesPerEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestSplitCommitStopsBelowPending: offsets are never committed past a
+// record still waiting for its batch signature, so a consumer of the same
+// group that starts after the header arrived delivers the whole batch, and
+// does not redeliver what was handled before it.
+func TestSplitCommitStopsBelowPending(t *testing.T) {
+	_, cfg := newCluster(t, 1)
+	s, v := newSigner(t)
+	p := newPublisher(t, cfg)
+	evs := signed(t, s, "node-a", 5, 1)
+	recs, _, err := p.encode(evs, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, after := signed(t, s, "node-a", 1, 1), signed(t, s, "node-a", 1, 1)
+	v1 := func(e *revocation.Event) *kgo.Record {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &kgo.Record{Topic: DefaultRevocationTopic, Key: []byte(EventKey(e)), Value: b}
+	}
+	produceRecs(t, cfg, append([]*kgo.Record{v1(&before[0])}, append(recs[:4:4], v1(&after[0]))...))
+
+	rc := startConsumer(t, cfg, nil)
+	if e := rc.next(t); e.EventID != before[0].EventID {
+		t.Fatalf("first event %q", e.EventID)
+	}
+	if e := rc.next(t); e.EventID != after[0].EventID { // the batch waits for its header
+		t.Fatalf("second event %q", e.EventID)
+	}
+	rc.stop(t)
+
+	produceRecs(t, cfg, recs[4:])
+	rc2 := startConsumer(t, cfg, nil)
+	collect(t, rc2, v, append(append([]revocation.Event{}, evs...), after...))
+}
