@@ -180,7 +180,7 @@ func (f *fixture) open(opts Options) *Validator {
 	opts.APIKey = testFeedKey
 	opts.Issuer = fixtureIssuer
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		opts.Logger = quiet
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -203,3 +203,6 @@ func waitApplied(t *testing.T, v *Validator, n int64) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// quiet is a logger that discards, for tests and benchmarks.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

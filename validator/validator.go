@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -65,8 +66,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives connection and verification events (slog.Default).
 	Logger *slog.Logger
-	// CacheSize is the number of verified asymmetric tokens remembered
-	// (default 65536).
+	// CacheSize is the number of validated tokens whose claims are
+	// remembered, so a warm token is not parsed again (default 65536;
+	// negative: no cache). Revocation, expiry and staleness are checked
+	// on every call all the same.
 	CacheSize int
 }
 
@@ -94,6 +97,7 @@ type Validator struct {
 	pinned   bool
 	client   *http.Client
 	pool     sync.Pool
+	cache    *claimsCache // nil: off
 
 	lastBeat atomic.Int64 // unix nanos of the last event or heartbeat
 	lastID   atomic.Int64 // audit-log position of the last applied event
@@ -123,8 +127,11 @@ func New(ctx context.Context, opts Options) (*Validator, error) {
 	v.ring = token.NewRing(nil)
 	v.ix = index.New(index.Options{ExpiryGrace: opts.Leeway, Now: opts.Now, ExpectedEntries: 1 << 16})
 	v.verifier = token.NewVerifier(v.ring, token.VerifierOptions{
-		Issuer: opts.Issuer, Leeway: opts.Leeway, Now: opts.Now, CacheSize: opts.CacheSize,
+		Issuer: opts.Issuer, Leeway: opts.Leeway, Now: opts.Now,
 	})
+	if opts.CacheSize > 0 {
+		v.cache = newClaimsCache(opts.CacheSize)
+	}
 	v.pool.New = func() any { return new(token.Token) }
 	if opts.HMACSecret != "" {
 		k, err := token.NewHMACKey(hmacKeyID(opts.HMACSecret), []byte(opts.HMACSecret))
@@ -223,6 +230,13 @@ func (v *Validator) ValidateBytes(tok []byte) (Claims, error) {
 	if v.closed.Load() {
 		return Claims{}, ErrClosed
 	}
+	if v.cache != nil {
+		if e := v.cache.get(tok); e != nil {
+			if c, err, ok := v.hit(tok, e); ok {
+				return c, err
+			}
+		}
+	}
 	t := v.pool.Get().(*token.Token)
 	defer v.pool.Put(t)
 	t.Reset()
@@ -234,8 +248,42 @@ func (v *Validator) ValidateBytes(tok []byte) (Claims, error) {
 	if err == errStale && v.opts.RemoteFallback {
 		return v.remote(tok)
 	}
+	if err == nil && v.cache != nil {
+		e := &cachedClaims{c: c, iat: t.Iat, expiresNs: math.MaxInt64,
+			jti: view(c.ID), sub: view(c.Subject), kidB: view(c.KeyID)}
+		if t.HasExp {
+			e.expiresNs = t.Exp*int64(time.Second) + int64(v.opts.Leeway)
+		}
+		v.cache.put(tok, e)
+	}
 	return c, err
 }
+
+// hit answers for a token validated before: revoked, or its claims while
+// fresh and unexpired. ok false sends the caller down the full path
+// (which reports staleness and expiry).
+func (v *Validator) hit(tok []byte, e *cachedClaims) (Claims, error, bool) {
+	now := v.opts.Now().UnixNano()
+	if now-v.lastBeat.Load() > int64(v.opts.MaxStaleness) {
+		return Claims{}, nil, false
+	}
+	switch v.ix.CheckBytes(e.jti, e.sub, e.kidB, e.iat) {
+	case index.JTI:
+		return Claims{}, errRevokedJTI, true
+	case index.Sub:
+		return Claims{}, errRevokedSub, true
+	case index.Kid:
+		return Claims{}, errRevokedKid, true
+	}
+	if now >= e.expiresNs {
+		v.cache.drop(tok)
+		return Claims{}, nil, false
+	}
+	return e.c, nil, true
+}
+
+// view is s as a byte slice sharing its memory; it must not be modified.
+func view(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // check is one validation of tok into t.
 func (v *Validator) check(tok []byte, t *token.Token) (Claims, error) {

@@ -218,3 +218,31 @@ func waitBeat(t *testing.T, v *Validator) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCachedTokenIsCheckedAgain: a token answered from the claims cache
+// is still refused once revoked (by jti or subject) or expired.
+func TestCachedTokenIsCheckedAgain(t *testing.T) {
+	f := newFixture(t, token.AlgEdDSA, time.Hour)
+	clock := newClock()
+	v := f.open(Options{Now: clock.Now, MaxStaleness: 24 * time.Hour})
+	byJTI := f.issue("alice", time.Hour, "") // jti-1
+	bySub := f.issue("bob", time.Hour, "")
+	short := f.issue("carol", time.Minute, "")
+	for _, tok := range []string{byJTI, bySub, short, byJTI, bySub, short} { // the second round hits the cache
+		if _, err := v.Validate(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.revoke(revocation.TypeJTI, "jti-1", nil)
+	f.revoke(revocation.TypeSub, "bob", nil)
+	waitApplied(t, v, 2)
+	for _, tok := range []string{byJTI, bySub} {
+		if _, err := v.Validate(tok); !errors.Is(err, ErrRevoked) {
+			t.Fatalf("a cached token after its revocation: %v", err)
+		}
+	}
+	clock.Advance(2 * time.Minute)
+	if _, err := v.Validate(short); !errors.Is(err, ErrExpired) {
+		t.Fatalf("a cached token after its exp: %v, want ErrExpired", err)
+	}
+}
