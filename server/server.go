@@ -164,8 +164,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		},
 		Engine: engine, Issuer: issuerPID, Revoker: revokerPID, Verifier: verifier, Ring: ring,
 		Index: ix, Store: auditLogView{store}, ServerKEM: sec.kem, BindingKey: sec.bindingKey, Metrics: metrics, Logger: log,
-		KafkaOutbox: prop.kafkaOutbox(),
-		Feed:        &httpapi.Feed{Log: feedLogView{store}, Notifier: feedNotifier, APIKeys: cfg.FeedAPIKeys},
+		WaitPublished: prop.waitPublished(),
+		Feed:          &httpapi.Feed{Log: feedLogView{store}, Notifier: feedNotifier, APIKeys: cfg.FeedAPIKeys},
 		EventKeys: func() []byte {
 			b, _ := eventsig.PublicKeysJSON(eventVerifier)
 			return b
