@@ -53,7 +53,6 @@ type clusterDeps struct {
 	Options clusterOptions
 	Engine  *actor.Engine
 	Store   *sqlitestore.Store
-	Audit   *actor.PID
 	// Ingest is the node's intake (actors/intake.Client): it verifies
 	// events received from peers (signature, replay) and commits them
 	// through the audit writer; it returns once they are durable and
@@ -66,7 +65,7 @@ type clusterDeps struct {
 // clusterNode is the running cluster layer of a node.
 type clusterNode interface {
 	// Broadcast sends committed local events to every peer. It must not
-	// block (it is called on the audit writer's goroutine).
+	// block (it is called on the fan-out actor's goroutine).
 	Broadcast(events []revocation.Event)
 	// Status reports each peer for /ready.
 	Status() map[string]wire.Check

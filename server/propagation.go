@@ -298,8 +298,8 @@ func (p *propagation) reconcile(ctx context.Context, ix *index.Index, maxLifetim
 	}
 }
 
-// notify tells every outbox that the audit log grew (called on the audit
-// writer's goroutine; non-blocking).
+// notify tells every outbox that the audit log grew (called on the fan-out
+// actor's goroutine, server/fanout.go; non-blocking).
 func (p *propagation) notify(c audit.Committed) {
 	if c.LastID > 0 {
 		for _, pid := range p.outbox {
@@ -313,14 +313,9 @@ func (p *propagation) notify(c audit.Committed) {
 	}
 }
 
-// waitPublished implements httpapi.Deps.WaitPublished; nil without Kafka.
-func (p *propagation) waitPublished() func(ctx context.Context, lastID int64) bool {
-	prog := p.prog["kafka"]
-	if prog == nil {
-		return nil
-	}
-	return prog.Wait
-}
+// kafkaOutbox is the Kafka bridge actor (httpapi.Deps.KafkaOutbox); nil
+// without Kafka.
+func (p *propagation) kafkaOutbox() *actor.PID { return p.outbox["kafka"] }
 
 // checks reports Redis and Kafka health and the outbox backlog for /ready.
 // An unreachable Redis or Kafka does not make the node unready: validation

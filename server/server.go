@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		return err
 	}
 	cluster, err := startCluster(ctx, clusterDeps{
-		Options: clusterOpts, Engine: engine, Store: store, Audit: auditPID, Ingest: in, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
+		Options: clusterOpts, Engine: engine, Store: store, Ingest: in, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
 	})
 	if err != nil {
 		return err
@@ -164,8 +164,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		},
 		Engine: engine, Issuer: issuerPID, Revoker: revokerPID, Verifier: verifier, Ring: ring,
 		Index: ix, Store: auditLogView{store}, ServerKEM: sec.kem, BindingKey: sec.bindingKey, Metrics: metrics, Logger: log,
-		WaitPublished: prop.waitPublished(),
-		Feed:          &httpapi.Feed{Log: feedLogView{store}, Notifier: feedNotifier, APIKeys: cfg.FeedAPIKeys},
+		KafkaOutbox: prop.kafkaOutbox(),
+		Feed:        &httpapi.Feed{Log: feedLogView{store}, Notifier: feedNotifier, APIKeys: cfg.FeedAPIKeys},
 		EventKeys: func() []byte {
 			b, _ := eventsig.PublicKeysJSON(eventVerifier)
 			return b

@@ -95,9 +95,12 @@ type PutKeyRing struct {
 type Record struct{ TokenEvents []sqlitestore.TokenEvent }
 
 // ApplyRemote queues events received from other nodes (already verified by
-// the receiver). Duplicates are ignored. If sent with a request, the reply is
-// a *Result.
-type ApplyRemote struct{ Events []revocation.Event }
+// the receiver). Duplicates are ignored. Reply: *Result, carrying Ref back
+// (the intake matches it to its delivery by Ref.ID).
+type ApplyRemote struct {
+	Ref
+	Events []revocation.Event
+}
 
 // Revoked is the reply to CommitRevocation and RevokeRefresh: the committed
 // event (signed, with origin and sequence) and LogID, the audit-log position
@@ -143,6 +146,7 @@ type Failed struct {
 
 // Result is the reply to ApplyRemote.
 type Result struct {
+	Ref
 	// Inserted is the number of newly inserted events.
 	Inserted int
 	Err      error

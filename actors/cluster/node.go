@@ -103,8 +103,8 @@ func (n *Node) PID() *actor.PID { return n.pid }
 // peer, as EventBatches of at most MaxBatchEvents events. It never blocks
 // (each peer's sender queues the messages, dropping them when its queue is
 // full); disconnected peers get the events by
-// anti-entropy when they return. It is meant to be called on the audit
-// writer's goroutine after a commit, with events whose Origin is this node.
+// anti-entropy when they return. It is meant to be called on the fan-out
+// actor's goroutine after a commit, with events whose Origin is this node.
 func (n *Node) Broadcast(events []revocation.Event) {
 	if len(events) == 0 {
 		return

@@ -3,17 +3,19 @@
 // peers) passes through it, one typed Ingest command per delivery.
 //
 // For each delivery the actor starts a goroutine (the work is CPU-bound
-// signature checking and a wait for the audit writer, so deliveries from
-// different sources proceed in parallel and share a group commit) which
-// skips the node's own events, screens the rest with eventsig.Screen (well
-// formed, signed under a trusted key, not a replay of an event already
-// durable here), applies the accepted events to the index at once, and
-// commits them by sending the audit writer an audit.ApplyRemote. It
-// reports back to the actor with a message keyed by the delivery's id,
-// under which the actor keeps the requester. The actor alone records ids
-// in the replay guard, only once the writer acknowledged the commit, counts
-// the outcome and answers the requester with *Ingested: an answer without
-// Err means durable. The actor never waits inside Receive.
+// signature checking, so deliveries from different sources are verified in
+// parallel) which skips the node's own events, screens the rest with
+// eventsig.Screen (well formed, signed under a trusted key, not a replay of
+// an event already durable here), applies the accepted events to the index
+// at once and reports back with a message keyed by the delivery's id, under
+// which the actor keeps the requester. The actor then commits the accepted
+// events with a plain send of an audit.ApplyRemote carrying that id in its
+// Ref; the audit writer answers the actor with an *audit.Result echoing it
+// (deliveries share a group commit), and a self-sent timer message ends the
+// wait after CommitTimeout. The actor alone records ids in the replay
+// guard, only once the writer acknowledged the commit, counts the outcome
+// and answers the requester with *Ingested: an answer without Err means
+// durable. The actor never waits inside Receive.
 //
 // A replay is thus decided against what is durable: an event whose commit
 // failed is taken again, not dropped as a replay, when it comes again (a
@@ -186,21 +188,29 @@ func New(o Options) (actor.Producer, error) {
 	}, nil
 }
 
-// processed reports the work done for delivery id off the actor's
-// goroutine: the screening, and the commit of the accepted events (err
-// set if it failed or was not acknowledged in time).
-type processed struct {
+// screened reports the screening of delivery id, done off the actor's
+// goroutine: the node's own events skipped, the accepted events (already
+// applied to the index) and the refused ones.
+type screened struct {
 	id       uint64
 	own      int
 	accepted []revocation.Event
 	refused  []eventsig.Refused
-	err      error
 }
 
-// delivery is an Ingest being processed.
+// commitTimeout tells the actor that delivery id's commit was sent
+// CommitTimeout ago (a self-sent timer message; stale if the delivery was
+// answered meanwhile).
+type commitTimeout struct{ id uint64 }
+
+// delivery is an Ingest being processed: screened, then committed.
 type delivery struct {
 	to     *actor.PID
 	source string
+	// screened is set once the screening reported; the commit of its
+	// accepted events is then awaited.
+	screened *screened
+	timer    *time.Timer // the commit timeout; nil until the commit is sent
 }
 
 type intake struct {
@@ -215,36 +225,45 @@ func (in *intake) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case *Ingest:
 		in.ingest(c, m)
-	case processed:
-		in.processed(c, m)
+	case screened:
+		in.screened(c, m)
+	case *audit.Result:
+		in.committed(c, m.ID, commitError(m))
+	case commitTimeout:
+		if d := in.inflight[m.id]; d != nil && d.screened != nil {
+			in.committed(c, m.id, fmt.Errorf("%w: the audit writer did not answer within %v", ErrCommit, in.opts.CommitTimeout))
+		}
 	case actor.Stopped:
 		for id, d := range in.inflight {
+			if d.timer != nil {
+				d.timer.Stop()
+			}
 			respond(c, d.to, &Ingested{Err: fmt.Errorf("%w: the events from %s are not known to be durable", ErrStopped, d.source)})
 			delete(in.inflight, id)
 		}
 	}
 }
 
-// ingest starts processing a delivery. The work (signature checks, the
-// index, the commit) runs on a goroutine that reports back with a
-// processed message: deliveries from different sources are verified in
-// parallel and share a group commit, and the intake never waits on the
-// audit writer inside Receive.
+// ingest starts processing a delivery. The screening (signature checks,
+// CPU-bound) and the index updates run on a goroutine that reports back
+// with a screened message, so deliveries from different sources are
+// verified in parallel; the commit is then a plain send to the audit
+// writer, answered to this actor with an *audit.Result carrying the
+// delivery's id. The intake never waits inside Receive.
 func (in *intake) ingest(c *actor.Context, m *Ingest) {
 	in.next++
 	id := in.next
 	in.inflight[id] = &delivery{to: c.Sender(), source: m.Source}
 	o, self, engine := in.opts, c.PID(), c.Engine()
-	go func() { engine.Send(self, process(engine, &o, id, m.Events)) }()
+	go func() { engine.Send(self, screen(&o, id, m.Events)) }()
 }
 
-// process screens events, applies the accepted ones to the index and
-// commits them through the audit writer, waiting at most CommitTimeout
-// for its reply. It runs off the actor's goroutine and touches no actor
-// state: it records nothing in the replay guard (the actor does, once the
-// commit is acknowledged).
-func process(engine *actor.Engine, o *Options, id uint64, events []revocation.Event) processed {
-	out := processed{id: id}
+// screen skips the node's own events, screens the rest and applies the
+// accepted ones to the index. It runs off the actor's goroutine and
+// touches no actor state: it records nothing in the replay guard (the
+// actor does, once the commit is acknowledged).
+func screen(o *Options, id uint64, events []revocation.Event) screened {
+	out := screened{id: id}
 	foreign := make([]revocation.Event, 0, len(events))
 	for _, e := range events {
 		if e.Origin == o.Origin {
@@ -254,45 +273,57 @@ func process(engine *actor.Engine, o *Options, id uint64, events []revocation.Ev
 		foreign = append(foreign, e)
 	}
 	out.accepted, out.refused = eventsig.Screen(o.Verifier, o.Replay, foreign)
-	if len(out.accepted) == 0 {
-		return out
-	}
 	// Verified events are enforced at once, before the audit commit:
 	// applying a revocation only ever makes tokens more revoked, and an
 	// event whose commit failed comes again.
 	for i := range out.accepted {
 		audit.ApplyEvent(o.Index, &out.accepted[i])
 	}
-	res, err := engine.Request(o.Audit, &audit.ApplyRemote{Events: out.accepted}, o.CommitTimeout).Result()
-	out.err = commitError(res, err)
 	return out
 }
 
+// screened commits a screened delivery's accepted events: it sends the
+// audit writer an ApplyRemote carrying the delivery's id and arms the
+// commit timeout. A delivery with nothing to commit is answered at once.
+func (in *intake) screened(c *actor.Context, m screened) {
+	d := in.inflight[m.id]
+	if d == nil {
+		return
+	}
+	d.screened = &m
+	if len(m.accepted) == 0 {
+		in.committed(c, m.id, nil)
+		return
+	}
+	c.Send(in.opts.Audit, &audit.ApplyRemote{Ref: audit.Ref{ID: m.id}, Events: m.accepted})
+	self, engine, id := c.PID(), c.Engine(), m.id
+	d.timer = time.AfterFunc(in.opts.CommitTimeout, func() { engine.Send(self, commitTimeout{id: id}) })
+}
+
 // commitError interprets the audit writer's reply to ApplyRemote.
-func commitError(res any, err error) error {
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCommit, err)
-	}
-	r, ok := res.(*audit.Result)
-	if !ok {
-		return fmt.Errorf("%w: unexpected audit reply %T", ErrCommit, res)
-	}
+func commitError(r *audit.Result) error {
 	if r.Err != nil {
 		return fmt.Errorf("%w: %w", ErrCommit, r.Err)
 	}
 	return nil
 }
 
-// processed counts a delivery's outcome, records the ids of the events
-// now durable in the replay guard and answers the requester.
-func (in *intake) processed(c *actor.Context, m processed) {
-	d := in.inflight[m.id]
-	if d == nil {
+// committed ends delivery id once its commit is answered (err nil: the
+// accepted events are durable), failed or timed out: it counts the
+// outcome, records the ids of the events now durable in the replay guard
+// and answers the requester. A late answer (after the timeout) is ignored.
+func (in *intake) committed(c *actor.Context, id uint64, err error) {
+	d := in.inflight[id]
+	if d == nil || d.screened == nil {
 		return
 	}
-	delete(in.inflight, m.id)
+	delete(in.inflight, id)
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+	m := d.screened
 	label := sourceLabel(d.source)
-	reply := &Ingested{Own: m.own, Err: m.err}
+	reply := &Ingested{Own: m.own, Err: err}
 	for _, r := range m.refused {
 		if reply.Dropped == nil {
 			reply.Dropped = map[eventsig.DropReason]int{}
@@ -302,7 +333,7 @@ func (in *intake) processed(c *actor.Context, m processed) {
 		// Debug only: whoever can reach the node could flood the log.
 		in.opts.Logger.Debug("intake: dropped event", "source", d.source, "event_id", r.EventID, "reason", r.Reason, "err", r.Err)
 	}
-	if m.err == nil && len(m.accepted) > 0 {
+	if err == nil && len(m.accepted) > 0 {
 		// Durable now (or already was: the audit log ignores duplicates).
 		for i := range m.accepted {
 			in.opts.Replay.Record(m.accepted[i].EventID)

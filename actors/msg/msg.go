@@ -134,3 +134,20 @@ type AlreadyRevoked struct {
 	EventID string
 	LogID   int64
 }
+
+// AwaitDelivered asks a destination's outbox actor (the Kafka bridge) to
+// answer once its delivery cursor reaches LogID, an audit-log position
+// (Revoked.LogID), or once Deadline passes, whichever comes first. The
+// actor keeps the request as a pending waiter; it holds no goroutine for
+// it. Answer: *Delivered.
+type AwaitDelivered struct {
+	LogID    int64
+	Deadline time.Time
+}
+
+// Delivered answers AwaitDelivered: OK reports whether the destination
+// acknowledged the audit log up to LogID by the deadline.
+type Delivered struct {
+	LogID int64
+	OK    bool
+}

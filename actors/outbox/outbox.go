@@ -14,7 +14,15 @@
 // delivery when the report arrives. The cursor row is written by this actor
 // (one row per destination), not by the audit writer. Only the final
 // attempt on shutdown (actor.Stopped) runs synchronously, bounded by
-// Timeout per batch.
+// Timeout per batch. A failed delivery is retried after
+// backoff.Policy.Pause of the number of consecutive failures (MinBackoff
+// doubling up to MaxBackoff), by a self-sent timer message.
+//
+// Whoever needs to know that a position was delivered (the /revoke
+// handler's "published") asks the actor with an AwaitDelivered: the
+// request is kept as a pending waiter and answered with *Delivered when
+// the cursor reaches it or its deadline passes (one timer for the earliest
+// deadline, no goroutine per waiter).
 package outbox
 
 import (
@@ -26,6 +34,8 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
+	"github.com/revocd/revocd/actors/msg"
+	"github.com/revocd/revocd/internal/backoff"
 	"github.com/revocd/revocd/persistence/sqlitestore"
 	"github.com/revocd/revocd/revocation"
 )
@@ -55,10 +65,28 @@ type Config struct {
 // Notify tells the outbox that the audit log grew up to LastID.
 type Notify struct{ LastID int64 }
 
+// AwaitDelivered asks the actor to answer once its cursor reaches LogID or
+// Deadline passes (msg.AwaitDelivered). Answer: *Delivered, sent to the
+// sender.
+type AwaitDelivered = msg.AwaitDelivered
+
+// Delivered answers AwaitDelivered (msg.Delivered).
+type Delivered = msg.Delivered
+
 type (
 	pollTick  struct{}
 	retryTick struct{}
+	// waitTick is the self-sent timer message of the earliest waiter's
+	// deadline (stale ticks are harmless).
+	waitTick struct{}
 )
+
+// waiter is a pending AwaitDelivered.
+type waiter struct {
+	to       *actor.PID
+	logID    int64
+	deadline time.Time
+}
 
 // delivered reports one delivery attempt of the goroutine started by drain.
 // through is the new cursor (0: nothing was delivered); empty means the
@@ -70,26 +98,18 @@ type delivered struct {
 }
 
 // Progress is the delivery state of one destination, readable from any
-// goroutine: the acknowledged cursor, the last error, and a way to wait for
-// the cursor to pass a position. The zero value is ready to use.
+// goroutine (readiness reports): the acknowledged cursor, the backlog and
+// the last error. Waiting for the cursor to pass a position is a message to
+// the actor (AwaitDelivered). The zero value is ready to use.
 type Progress struct {
 	cursor  atomic.Int64
 	head    atomic.Int64
 	healthy atomic.Bool
 	mu      sync.Mutex
 	lastErr string
-	advance chan struct{}
 }
 
-func (p *Progress) set(cursor int64) {
-	p.cursor.Store(cursor)
-	p.mu.Lock()
-	if p.advance != nil {
-		close(p.advance)
-		p.advance = nil
-	}
-	p.mu.Unlock()
-}
+func (p *Progress) set(cursor int64) { p.cursor.Store(cursor) }
 
 // Cursor returns the audit-log position the destination has acknowledged.
 func (p *Progress) Cursor() int64 { return p.cursor.Load() }
@@ -122,34 +142,16 @@ func (p *Progress) setErr(err error) {
 	p.lastErr = err.Error()
 }
 
-// Wait blocks until the cursor reaches id or ctx ends; it reports whether
-// the cursor reached id.
-func (p *Progress) Wait(ctx context.Context, id int64) bool {
-	for {
-		p.mu.Lock()
-		if p.cursor.Load() >= id {
-			p.mu.Unlock()
-			return true
-		}
-		if p.advance == nil {
-			p.advance = make(chan struct{})
-		}
-		ch := p.advance
-		p.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return p.cursor.Load() >= id
-		}
-	}
-}
-
 type outboxActor struct {
 	cfg      Config
 	cursor   int64
 	head     int64
-	backoff  time.Duration
+	backoff  backoff.Policy
+	failures int           // consecutive failed deliveries
 	retry    bool          // a retry tick is scheduled
+	waiters  []waiter      // pending AwaitDelivered, answered by answerWaiters
+	waitAt   time.Time     // deadline the wait timer is armed for
+	waitT    *time.Timer   // the wait timer; nil if none is armed
 	inFlight chan struct{} // closed when the running delivery ends; nil if none
 	poller   actor.SendRepeater
 	started  bool
@@ -178,7 +180,9 @@ func New(cfg Config) actor.Producer {
 	if cfg.Progress == nil {
 		cfg.Progress = &Progress{}
 	}
-	return func() actor.Receiver { return &outboxActor{cfg: cfg} }
+	return func() actor.Receiver {
+		return &outboxActor{cfg: cfg, backoff: backoff.Policy{Initial: cfg.MinBackoff, Max: cfg.MaxBackoff}}
+	}
 }
 
 // Receive implements actor.Receiver.
@@ -202,6 +206,18 @@ func (a *outboxActor) Receive(c *actor.Context) {
 			a.poller.Stop()
 			a.finalDrain()
 		}
+		if a.waitT != nil {
+			a.waitT.Stop()
+		}
+		for _, w := range a.waiters {
+			a.answer(c, w, a.cursor >= w.logID)
+		}
+		a.waiters = nil
+	case *AwaitDelivered:
+		a.await(c, m)
+	case waitTick:
+		a.waitT = nil
+		a.expireWaiters(c)
 	case *Notify:
 		if m.LastID > a.head {
 			a.head = m.LastID
@@ -220,11 +236,83 @@ func (a *outboxActor) Receive(c *actor.Context) {
 		a.drain(c)
 	case delivered:
 		a.inFlight = nil
-		if a.apply(m) {
+		more := a.apply(m)
+		a.answerWaiters(c)
+		if more {
 			a.drain(c)
 		} else if m.err != nil {
 			a.scheduleRetry(c, m.err)
 		}
+	}
+}
+
+// await answers m at once if the cursor reached its position or its
+// deadline passed, else keeps it as a waiter and arms the wait timer for
+// the earliest deadline.
+func (a *outboxActor) await(c *actor.Context, m *AwaitDelivered) {
+	w := waiter{to: c.Sender(), logID: m.LogID, deadline: m.Deadline}
+	if a.cursor >= w.logID || !time.Now().Before(w.deadline) {
+		a.answer(c, w, a.cursor >= w.logID)
+		return
+	}
+	a.waiters = append(a.waiters, w)
+	a.armWait(c, w.deadline)
+}
+
+// answerWaiters answers the waiters whose position the cursor reached.
+func (a *outboxActor) answerWaiters(c *actor.Context) {
+	kept := a.waiters[:0]
+	for _, w := range a.waiters {
+		if a.cursor >= w.logID {
+			a.answer(c, w, true)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(a.waiters[len(kept):])
+	a.waiters = kept
+}
+
+// expireWaiters answers the waiters whose deadline passed (not delivered)
+// and re-arms the wait timer for the earliest remaining deadline.
+func (a *outboxActor) expireWaiters(c *actor.Context) {
+	now := time.Now()
+	kept := a.waiters[:0]
+	var next time.Time
+	for _, w := range a.waiters {
+		if !now.Before(w.deadline) {
+			a.answer(c, w, a.cursor >= w.logID)
+			continue
+		}
+		kept = append(kept, w)
+		if next.IsZero() || w.deadline.Before(next) {
+			next = w.deadline
+		}
+	}
+	clear(a.waiters[len(kept):])
+	a.waiters = kept
+	if !next.IsZero() {
+		a.armWait(c, next)
+	}
+}
+
+// armWait makes the wait timer fire at deadline unless it fires earlier
+// already.
+func (a *outboxActor) armWait(c *actor.Context, deadline time.Time) {
+	if a.waitT != nil {
+		if !deadline.Before(a.waitAt) {
+			return
+		}
+		a.waitT.Stop()
+	}
+	a.waitAt = deadline
+	pid, engine := c.PID(), c.Engine()
+	a.waitT = time.AfterFunc(time.Until(deadline), func() { engine.Send(pid, waitTick{}) })
+}
+
+func (a *outboxActor) answer(c *actor.Context, w waiter, ok bool) {
+	if w.to != nil {
+		c.Send(w.to, &Delivered{LogID: w.logID, OK: ok})
 	}
 }
 
@@ -265,7 +353,7 @@ func (a *outboxActor) apply(d delivered) bool {
 	}
 	a.cursor = d.through
 	a.cfg.Progress.set(d.through)
-	a.backoff = 0
+	a.failures = 0
 	return a.cursor < a.head
 }
 
@@ -329,14 +417,14 @@ func (a *outboxActor) saveCursor(ctx context.Context, id int64) error {
 	return tx.Commit()
 }
 
+// scheduleRetry sends the actor a retryTick after the backoff pause of the
+// consecutive failures so far.
 func (a *outboxActor) scheduleRetry(c *actor.Context, err error) {
-	if a.backoff == 0 {
-		a.backoff = a.cfg.MinBackoff
+	a.failures++
+	if a.failures == 1 {
 		a.cfg.Logger.Warn("outbox: delivery failing; will retry", "dest", a.cfg.Name, "backlog", a.head-a.cursor, "err", err)
-	} else {
-		a.backoff = min(a.backoff*2, a.cfg.MaxBackoff)
 	}
 	a.retry = true
-	pid, engine, d := c.PID(), c.Engine(), a.backoff
+	pid, engine, d := c.PID(), c.Engine(), a.backoff.Pause(a.failures)
 	time.AfterFunc(d, func() { engine.Send(pid, retryTick{}) })
 }

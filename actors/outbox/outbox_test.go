@@ -89,9 +89,7 @@ func TestDeliversInOrderWithRetryAndResumesFromCursor(t *testing.T) {
 
 	last := commitEvents(t, store, "n", 0, 20)
 	e.Send(pid, &Notify{LastID: last})
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if !prog.Wait(ctx, last) {
+	if !awaitDelivered(t, e, pid, last, 15*time.Second) {
 		t.Fatalf("cursor %d never reached %d", prog.Cursor(), last)
 	}
 	got := sink.values()
@@ -126,16 +124,79 @@ func TestDeliversInOrderWithRetryAndResumesFromCursor(t *testing.T) {
 	}
 }
 
-func TestWaitRespectsContext(t *testing.T) {
-	var p Progress
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if p.Wait(ctx, 5) {
-		t.Fatal("Wait reported success without progress")
+// awaitDelivered asks the outbox actor to answer once position logID is
+// delivered or wait passes, and returns the answer's OK.
+func awaitDelivered(t *testing.T, e *actor.Engine, pid *actor.PID, logID int64, wait time.Duration) bool {
+	t.Helper()
+	res, err := e.Request(pid, &AwaitDelivered{LogID: logID, Deadline: time.Now().Add(wait)}, wait+15*time.Second).Result()
+	if err != nil {
+		t.Fatalf("AwaitDelivered %d: %v", logID, err)
 	}
-	p.set(5)
-	if !p.Wait(context.Background(), 5) {
-		t.Fatal("Wait missed reached cursor")
+	d, ok := res.(*Delivered)
+	if !ok || d.LogID != logID {
+		t.Fatalf("AwaitDelivered %d answered %#v, want *Delivered of that position", logID, res)
+	}
+	return d.OK
+}
+
+// TestAwaitDelivered: an AwaitDelivered is answered OK at once for a
+// delivered position, OK once the cursor passes a pending one, not OK when
+// its deadline passes first (a later deadline does not hold back an
+// earlier one), and answered when the actor stops. This replaces the
+// Progress.Wait closure the /revoke handler called through server/.
+func TestAwaitDelivered(t *testing.T) {
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	e, _ := actor.NewEngine(actor.NewEngineConfig())
+	sink := &blockingSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	prog := &Progress{}
+	pid := e.Spawn(New(Config{Name: "kafka", Store: store, Sink: sink, Progress: prog, BatchSize: 100, Timeout: time.Hour, PollInterval: time.Hour}), "outbox")
+	stopped := false
+	defer func() {
+		if !stopped {
+			<-e.Poison(pid).Done()
+		}
+	}()
+
+	last := commitEvents(t, store, "n", 0, 3)
+	e.Send(pid, &Notify{LastID: last})
+	<-sink.entered // the delivery hangs until released
+
+	// Two waiters on the pending position: a long one, then a short one.
+	long := e.Request(pid, &AwaitDelivered{LogID: last, Deadline: time.Now().Add(time.Hour)}, 15*time.Second)
+	const short = 50 * time.Millisecond
+	start := time.Now()
+	if awaitDelivered(t, e, pid, last, short) {
+		t.Fatal("AwaitDelivered reported delivered while the destination holds the delivery")
+	}
+	if el := time.Since(start); el < short {
+		t.Fatalf("not-delivered answer after %v, before the %v deadline", el, short)
+	}
+	close(sink.release)
+	res, err := long.Result()
+	if d, ok := res.(*Delivered); err != nil || !ok || !d.OK || d.LogID != last {
+		t.Fatalf("pending waiter answered %#v, %v; want delivered %d", res, err, last)
+	}
+	if prog.Cursor() < last {
+		t.Fatalf("answered delivered with cursor %d < %d", prog.Cursor(), last)
+	}
+	// A delivered position, and a deadline already past, are answered at once.
+	if !awaitDelivered(t, e, pid, last, time.Hour) {
+		t.Fatal("delivered position answered not delivered")
+	}
+	if awaitDelivered(t, e, pid, last+1, 0) {
+		t.Fatal("undelivered position with a past deadline answered delivered")
+	}
+	// Stopping answers the pending waiters (nothing more to deliver).
+	pending := e.Request(pid, &AwaitDelivered{LogID: last + 1, Deadline: time.Now().Add(time.Hour)}, 15*time.Second)
+	stopped = true
+	<-e.Poison(pid).Done()
+	res, err = pending.Result()
+	if d, ok := res.(*Delivered); err != nil || !ok || d.OK {
+		t.Fatalf("waiter pending at stop answered %#v, %v; want not delivered", res, err)
 	}
 }
 
@@ -187,9 +248,7 @@ func TestReceiveDoesNotWaitOnDelivery(t *testing.T) {
 	e.Send(pid, &Notify{LastID: last})
 	waitFor(t, "the Notify sent during a hanging delivery to be taken", func() bool { return prog.Backlog() == last })
 	close(sink.release)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if !prog.Wait(ctx, last) {
+	if !awaitDelivered(t, e, pid, last, 15*time.Second) {
 		t.Fatalf("cursor %d never reached %d", prog.Cursor(), last)
 	}
 	if got := sink.values(); len(got) != 7 || got[0] != "v0000" || got[6] != "v0006" {

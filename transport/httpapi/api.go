@@ -38,7 +38,7 @@ type Readiness = wire.Readiness
 // Deps are the settings and collaborators of the API. Options, Verifier,
 // Ring and Index are required; Engine, Issuer, Revoker, Store, ServerKEM
 // and BindingKey are required by the write endpoints (issue, revoke,
-// refresh, key rotation, event feed). WaitPublished, Ready, EventKeys,
+// refresh, key rotation, event feed). KafkaOutbox, Ready, EventKeys,
 // Metrics and Logger are optional.
 type Deps struct {
 	// Options are the API's settings, validated by New.
@@ -55,9 +55,10 @@ type Deps struct {
 	ServerKEM *kex.StaticKey
 	// BindingKey keys the hash under which client bindings are stored.
 	BindingKey []byte
-	// WaitPublished blocks until Kafka acknowledged the audit log up to
-	// lastID or ctx ends, and reports whether it did. Nil: Kafka is off.
-	WaitPublished func(ctx context.Context, lastID int64) bool
+	// KafkaOutbox is the Kafka bridge (outbox) actor, asked with a
+	// msg.AwaitDelivered whether a revocation was published within
+	// PublishWait. Nil: Kafka is off.
+	KafkaOutbox *actor.PID
 	// Ready reports dependency readiness for /ready.
 	Ready func(ctx context.Context) Readiness
 	// EventKeys returns the /events/keys document.

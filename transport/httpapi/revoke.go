@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -88,12 +87,25 @@ func (a *API) commitRevocation(request any) (eventID string, logID int64, err er
 	return "", 0, fmt.Errorf("httpapi: unexpected answer %T from the revocation actor", res)
 }
 
-// published waits (bounded by PUBLISH_WAIT_MS) for Kafka's acknowledgement.
-func (a *API) published(ctx *fasthttp.RequestCtx, lastID int64) bool {
-	if a.d.WaitPublished == nil || lastID == 0 {
+// publishAnswerSlack bounds how long after PublishWait the handler waits
+// for the Kafka bridge's answer, which is due at the deadline: it matters
+// only if the actor is gone or stuck.
+const publishAnswerSlack = time.Second
+
+// published asks the Kafka bridge actor whether Kafka acknowledged the
+// audit log up to lastID within PUBLISH_WAIT_MS: a typed request
+// (msg.AwaitDelivered) answered by the actor when its delivery cursor
+// passes lastID or the deadline passes.
+func (a *API) published(_ *fasthttp.RequestCtx, lastID int64) bool {
+	if a.d.KafkaOutbox == nil || a.d.Engine == nil || lastID == 0 {
 		return false
 	}
-	c, cancel := context.WithTimeout(context.Background(), a.cfg.PublishWait)
-	defer cancel()
-	return a.d.WaitPublished(c, lastID)
+	req := &msg.AwaitDelivered{LogID: lastID, Deadline: time.Now().Add(a.cfg.PublishWait)}
+	res, err := a.d.Engine.Request(a.d.KafkaOutbox, req, a.cfg.PublishWait+publishAnswerSlack).Result()
+	if err != nil {
+		a.log.Warn("httpapi: the Kafka bridge did not answer", "log_id", lastID, "err", err)
+		return false
+	}
+	d, ok := res.(*msg.Delivered)
+	return ok && d.OK
 }
