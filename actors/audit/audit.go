@@ -62,6 +62,7 @@ type Config struct {
 type pending struct {
 	cmd    command
 	remote []revocation.Event
+	ref    Ref // an ApplyRemote's, echoed in its Result
 	sender *actor.PID
 }
 
@@ -123,7 +124,7 @@ func (w *writer) Receive(c *actor.Context) {
 	case *PutKeyRing:
 		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
 	case *ApplyRemote:
-		w.enqueue(c, pending{remote: m.Events, sender: c.Sender()})
+		w.enqueue(c, pending{remote: m.Events, ref: m.Ref, sender: c.Sender()})
 	case *Record:
 		w.tokenEvs = append(w.tokenEvs, m.TokenEvents...)
 		w.scheduleFlush(c)
@@ -228,7 +229,7 @@ func (w *writer) flush(c *actor.Context) {
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		for _, p := range queued {
 			if p.cmd == nil {
-				reply(c, p.sender, &Result{Err: err})
+				reply(c, p.sender, &Result{Ref: p.ref, Err: err})
 			} else {
 				reply(c, p.sender, &Failed{Ref: refOf(p.cmd), Err: err})
 			}
@@ -248,7 +249,7 @@ func (w *writer) flush(c *actor.Context) {
 	}
 	for i, p := range queued {
 		if p.cmd == nil {
-			reply(c, p.sender, &Result{Inserted: inserted[i]})
+			reply(c, p.sender, &Result{Ref: p.ref, Inserted: inserted[i]})
 			continue
 		}
 		o := outcomes[i]
