@@ -24,12 +24,20 @@ import (
 // transaction failed: nothing of the request was recorded.
 var ErrUnavailable = errors.New("audit: audit log unavailable")
 
-// Refusals of a refresh (the error of a *Failed answer to Refresh).
+// Refusals of a refresh (the error of a *Failed answer to Refresh). Their
+// texts are for logs; the HTTP layer maps them to the texts clients see
+// (transport/httpapi's errorTable).
 var (
-	ErrRefreshUnknown  = errors.New("Invalid refresh token")
-	ErrRefreshRevoked  = errors.New("Refresh token has been revoked")
-	ErrBindingMismatch = errors.New("Client binding mismatch")
-	ErrRefreshReused   = errors.New("Refresh token reuse detected; the token family has been revoked")
+	// ErrRefreshUnknown: the audit log has no state for the refresh token.
+	ErrRefreshUnknown = errors.New("msg: refresh token unknown")
+	// ErrRefreshRevoked: the refresh token (or its family) is revoked.
+	ErrRefreshRevoked = errors.New("msg: refresh token revoked")
+	// ErrBindingMismatch: the client binding differs from the one the
+	// refresh token was created with.
+	ErrBindingMismatch = errors.New("msg: client binding mismatch")
+	// ErrRefreshReused: a retired refresh token was presented again after
+	// the grace period; its family has been revoked.
+	ErrRefreshReused = errors.New("msg: refresh token reused; family revoked")
 )
 
 // Failed answers a request that was refused or not recorded. ID echoes the

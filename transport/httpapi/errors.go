@@ -33,10 +33,23 @@ var (
 	ErrNotReady = errors.New("httpapi: revocation index not ready")
 	// ErrTimeout: an actor did not answer within RequestTimeout (503).
 	ErrTimeout = errors.New("httpapi: timed out waiting for an actor")
+	// ErrInvalidRefreshToken: a refresh token that does not verify, is not
+	// a refresh token or carries an unreadable payload (401); the detail
+	// says why when it can (requestError).
+	ErrInvalidRefreshToken = errors.New("httpapi: invalid refresh token")
+	// ErrOAuthRequest: an OAuth 2.0 endpoint (RFC 7009/7662) was sent a
+	// request it cannot read (400, "invalid_request: ..." as RFC 6749
+	// section 5.2 names the error).
+	ErrOAuthRequest = errors.New("httpapi: invalid OAuth request")
+	// ErrRevocationNotRecorded: a revocation whose audit-log transaction
+	// failed (503); it wraps the actor's msg.ErrUnavailable, and its row
+	// precedes that one so that /revoke says the revocation was not
+	// recorded.
+	ErrRevocationNotRecorded = errors.New("httpapi: revocation not recorded")
 )
 
 // errorTable maps sentinel errors to a status and the default detail text
-// (an error built by requestError or errorf carries its own detail). The
+// (an error built by requestError carries its own detail). The
 // first row whose error errors.Is matches wins. Errors matching no row are
 // internal: 500, logged, their text never shown.
 var errorTable = [...]struct {
@@ -52,6 +65,9 @@ var errorTable = [...]struct {
 	{ErrRateLimited, http.StatusTooManyRequests, "Rate limit exceeded"},
 	{ErrNotReady, http.StatusServiceUnavailable, "Revocation index is loading; try again shortly"},
 	{ErrTimeout, http.StatusServiceUnavailable, "Timed out waiting for the service; retry (requests are idempotent)"},
+	{ErrInvalidRefreshToken, http.StatusUnauthorized, "Invalid refresh token"},
+	{ErrOAuthRequest, http.StatusBadRequest, "invalid_request"},
+	{ErrRevocationNotRecorded, http.StatusServiceUnavailable, "Audit log unavailable; the revocation was not recorded"},
 	{msg.ErrUnavailable, http.StatusServiceUnavailable, "Audit log unavailable; try again"},
 	{msg.ErrRefreshUnknown, http.StatusUnauthorized, "Invalid refresh token"},
 	{msg.ErrRefreshRevoked, http.StatusUnauthorized, "Refresh token has been revoked"},
@@ -63,11 +79,9 @@ var errorTable = [...]struct {
 var errNotReady = ErrNotReady
 
 // apiError is an error with the text clients see: kind is the sentinel of
-// errorTable it reports (nil for errorf's explicit status), detail the
-// text, status an explicit status (0: errorTable's).
+// errorTable it reports (and so its status), detail the text.
 type apiError struct {
 	kind   error
-	status int
 	detail string
 }
 
@@ -82,13 +96,6 @@ func requestError(kind error, format string, args ...any) error {
 	return &apiError{kind: kind, detail: fmt.Sprintf(format, args...)}
 }
 
-// errorf returns an error answered with status and the formatted detail.
-// It is the form with an explicit status; prefer requestError with a
-// sentinel of errorTable.
-func errorf(status int, format string, args ...any) *apiError {
-	return &apiError{status: status, detail: fmt.Sprintf(format, args...)}
-}
-
 // answer returns the status and detail text err is answered with; ok is
 // false for an internal error (500).
 func answer(err error) (status int, detail string, ok bool) {
@@ -98,17 +105,12 @@ func answer(err error) (status int, detail string, ok bool) {
 			break
 		}
 	}
-	var ae *apiError
-	if errors.As(err, &ae) {
-		if ae.status != 0 {
-			status = ae.status
-		}
-		if ae.detail != "" {
-			detail = ae.detail
-		}
-	}
 	if status == 0 {
 		return http.StatusInternalServerError, "Internal server error", false
+	}
+	var ae *apiError
+	if errors.As(err, &ae) && ae.detail != "" {
+		detail = ae.detail
 	}
 	return status, detail, true
 }

@@ -3,10 +3,10 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"testing"
 
 	"github.com/revocd/revocd/actors/audit"
+	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/crypto/token"
 )
 
@@ -31,8 +31,20 @@ func TestAnswer(t *testing.T) {
 		{"field", requestError(ErrInvalidField, "subject: field required"), 422, "subject: field required", true},
 		{"malformed", requestError(ErrMalformedBody, "Malformed JSON body: trailing data after the object"), 400, "Malformed JSON body: trailing data after the object", true},
 		{"rate", requestError(ErrRateLimited, "Rate limit exceeded; retry after 2 s"), 429, "Rate limit exceeded; retry after 2 s", true},
-		{"explicit status", errorf(http.StatusUnauthorized, "Invalid refresh token: %s", "Token has expired"), 401, "Invalid refresh token: Token has expired", true},
+		{"detail without a kind", &apiError{detail: "db path /secret"}, 500, "Internal server error", false},
 		{"internal", errors.New("sqlite: disk I/O error at /secret/path"), 500, "Internal server error", false},
+		// The actors' refusals get their client text from the table, never
+		// from the sentinel's own (log) text.
+		{"refresh unknown", fmt.Errorf("issuer: %w", msg.ErrRefreshUnknown), 401, "Invalid refresh token", true},
+		{"refresh revoked", fmt.Errorf("issuer: %w", msg.ErrRefreshRevoked), 401, "Refresh token has been revoked", true},
+		{"binding", fmt.Errorf("issuer: %w", msg.ErrBindingMismatch), 401, "Client binding mismatch", true},
+		{"reuse", fmt.Errorf("issuer: %w", msg.ErrRefreshReused), 401, "Refresh token reuse detected; the token family has been revoked", true},
+		// /revoke's more specific text: its sentinel wraps msg.ErrUnavailable
+		// and its row comes first.
+		{"revocation not recorded", fmt.Errorf("%w: %w", ErrRevocationNotRecorded, msg.ErrUnavailable), 503, "Audit log unavailable; the revocation was not recorded", true},
+		{"refresh token", requestError(ErrInvalidRefreshToken, "Invalid refresh token: %s", "Token has expired"), 401, "Invalid refresh token: Token has expired", true},
+		{"refresh payload", fmt.Errorf("payload: %w: %w", ErrInvalidRefreshToken, errors.New("json: cannot unmarshal")), 401, "Invalid refresh token", true},
+		{"oauth", requestError(ErrOAuthRequest, "invalid_request: token parameter required"), 400, "invalid_request: token parameter required", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,11 +19,11 @@ import (
 // formToken reads the form-encoded "token" parameter of RFC 7009/7662.
 func formToken(ctx *fasthttp.RequestCtx) ([]byte, error) {
 	if !bytes.HasPrefix(ctx.Request.Header.ContentType(), []byte("application/x-www-form-urlencoded")) {
-		return nil, errorf(http.StatusBadRequest, "invalid_request: Content-Type must be application/x-www-form-urlencoded")
+		return nil, requestError(ErrOAuthRequest, "invalid_request: Content-Type must be application/x-www-form-urlencoded")
 	}
 	tok := ctx.PostArgs().Peek("token")
 	if len(tok) == 0 {
-		return nil, errorf(http.StatusBadRequest, "invalid_request: token parameter required")
+		return nil, requestError(ErrOAuthRequest, "invalid_request: token parameter required")
 	}
 	return tok, nil
 }

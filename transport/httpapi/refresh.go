@@ -18,10 +18,16 @@ import (
 	"github.com/revocd/revocd/crypto/kex"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
+	"github.com/revocd/revocd/transport/wire"
 )
 
 // maxBindingLen bounds client_binding (bytes).
 const maxBindingLen = 1024
+
+// msgBadClientKey is the detail of a client_public_key that kex refuses
+// (kex.ErrInvalidKey): what the field must hold, without the parser's
+// internals.
+const msgBadClientKey = "not a valid public key (want base64 of a 32-byte X25519, 1184-byte ML-KEM-768 or 1216-byte X-Wing key)"
 
 type refreshCreateRequest struct {
 	Subject          optString      `json:"subject"`
@@ -29,32 +35,10 @@ type refreshCreateRequest struct {
 	AdditionalClaims map[string]any `json:"additional_claims"`
 }
 
-type refreshCreateResponse struct {
-	RefreshToken     string `json:"refresh_token"`
-	AccessToken      string `json:"access_token"`
-	TokenType        string `json:"token_type"`
-	ExpiresIn        int64  `json:"expires_in"`
-	RefreshExpiresIn int64  `json:"refresh_expires_in"`
-	RefreshJTI       string `json:"refresh_jti"`
-	AccessJTI        string `json:"access_jti"`
-	Subject          string `json:"subject"`
-	KyberPublicKey   string `json:"kyber_public_key"`
-}
-
 type refreshRequest struct {
 	RefreshToken    optString `json:"refresh_token"`
 	ClientBinding   optString `json:"client_binding"`
 	ClientPublicKey optString `json:"client_public_key"`
-}
-
-type refreshResponse struct {
-	AccessToken         string  `json:"access_token"`
-	RefreshToken        *string `json:"refresh_token"`
-	TokenType           string  `json:"token_type"`
-	ExpiresIn           int64   `json:"expires_in"`
-	ServerPublicKey     *string `json:"server_public_key"`
-	EncryptedSessionKey *string `json:"encrypted_session_key"`
-	AccessJTI           string  `json:"access_jti"`
 }
 
 func (a *API) bindingHash(binding string) []byte {
@@ -66,11 +50,11 @@ func (a *API) bindingHash(binding string) []byte {
 func checkBinding(b optString) error {
 	switch {
 	case !b.Set:
-		return errorf(http.StatusUnprocessableEntity, "client_binding: field required")
+		return requestError(ErrInvalidField, "client_binding: field required")
 	case b.Value == "":
-		return errorf(http.StatusUnprocessableEntity, "client_binding: must not be empty")
+		return requestError(ErrInvalidField, "client_binding: must not be empty")
 	case len(b.Value) > maxBindingLen:
-		return errorf(http.StatusUnprocessableEntity, "client_binding: at most %d bytes", maxBindingLen)
+		return requestError(ErrInvalidField, "client_binding: at most %d bytes", maxBindingLen)
 	}
 	return nil
 }
@@ -94,7 +78,7 @@ func (a *API) refreshCreate(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, refreshCreateResponse{
+	writeJSON(ctx, http.StatusOK, wire.RefreshCreateResponse{
 		RefreshToken: pair.Refresh.Token, AccessToken: pair.Access.Token, TokenType: "bearer",
 		ExpiresIn: pair.Access.ExpiresIn, RefreshExpiresIn: pair.Refresh.ExpiresIn,
 		RefreshJTI: pair.Refresh.JTI, AccessJTI: pair.Access.JTI, Subject: pair.Subject,
@@ -104,7 +88,9 @@ func (a *API) refreshCreate(ctx *fasthttp.RequestCtx) error {
 }
 
 // askPair sends request to the issuer and maps its typed answer, sent once the
-// refresh token's state is durable.
+// refresh token's state is durable. A *Failed answer's error (a refusal
+// such as msg.ErrRefreshReused, or msg.ErrUnavailable) is returned as it
+// is: errorTable gives its status and text.
 func (a *API) askPair(request any) (*msg.Pair, error) {
 	res, err := a.ask(a.d.Issuer, request)
 	if err != nil {
@@ -114,13 +100,6 @@ func (a *API) askPair(request any) (*msg.Pair, error) {
 	case *msg.Pair:
 		return r, nil
 	case *msg.Failed:
-		switch {
-		case errors.Is(r.Err, msg.ErrRefreshUnknown), errors.Is(r.Err, msg.ErrRefreshRevoked),
-			errors.Is(r.Err, msg.ErrBindingMismatch), errors.Is(r.Err, msg.ErrRefreshReused):
-			return nil, errorf(http.StatusUnauthorized, "%s", r.Err.Error())
-		case errors.Is(r.Err, msg.ErrUnavailable):
-			return nil, errorf(http.StatusServiceUnavailable, "Audit log unavailable; try again")
-		}
 		return nil, r.Err
 	}
 	return nil, fmt.Errorf("httpapi: unexpected answer %T from the issuer", res)
@@ -130,13 +109,13 @@ func (a *API) askPair(request any) (*msg.Pair, error) {
 // expiry, type and revocation.
 func (a *API) verifyRefresh(raw string, t *token.Token) error {
 	if err := a.d.Verifier.Verify([]byte(raw), t); err != nil {
-		return errorf(http.StatusUnauthorized, "Invalid refresh token: %s", token.Message(err))
+		return requestError(ErrInvalidRefreshToken, "Invalid refresh token: %s", token.Message(err))
 	}
 	if !t.IsRefresh() {
-		return errorf(http.StatusUnauthorized, "Invalid refresh token: not a refresh token")
+		return requestError(ErrInvalidRefreshToken, "Invalid refresh token: not a refresh token")
 	}
 	if a.d.Index.CheckBytes(t.JTI, t.Sub, keyID(t.Key), t.Iat) != index.None {
-		return errorf(http.StatusUnauthorized, "Refresh token has been revoked")
+		return fmt.Errorf("httpapi: refresh token revoked in the index: %w", msg.ErrRefreshRevoked)
 	}
 	return nil
 }
@@ -149,7 +128,7 @@ func (a *API) refresh(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	if !req.RefreshToken.Set {
-		return errorf(http.StatusUnprocessableEntity, "refresh_token: field required")
+		return requestError(ErrInvalidField, "refresh_token: field required")
 	}
 	if err := checkBinding(req.ClientBinding); err != nil {
 		return err
@@ -165,8 +144,11 @@ func (a *API) refresh(ctx *fasthttp.RequestCtx) error {
 	var kx *kex.ServerResult
 	if req.ClientPublicKey.Set {
 		res, err := kex.ServerExchange(req.ClientPublicKey.Value, accessJTI, rand.Reader)
+		if errors.Is(err, kex.ErrInvalidKey) {
+			return requestError(ErrInvalidField, "client_public_key: %s", msgBadClientKey)
+		}
 		if err != nil {
-			return errorf(http.StatusUnprocessableEntity, "client_public_key: %s", err.Error())
+			return err
 		}
 		kx = &res
 	}
@@ -178,7 +160,7 @@ func (a *API) refresh(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	resp := refreshResponse{AccessToken: pair.Access.Token, TokenType: "bearer", ExpiresIn: pair.Access.ExpiresIn, AccessJTI: pair.Access.JTI}
+	resp := wire.RefreshResponse{AccessToken: pair.Access.Token, TokenType: "bearer", ExpiresIn: pair.Access.ExpiresIn, AccessJTI: pair.Access.JTI}
 	if pair.Refresh != nil {
 		resp.RefreshToken = &pair.Refresh.Token
 	}
@@ -194,7 +176,7 @@ func (a *API) refresh(ctx *fasthttp.RequestCtx) error {
 func extraClaims(payload []byte) (map[string]any, error) {
 	var m map[string]any
 	if err := json.Unmarshal(payload, &m); err != nil {
-		return nil, errorf(http.StatusUnauthorized, "Invalid refresh token")
+		return nil, fmt.Errorf("httpapi: refresh token payload: %w: %w", ErrInvalidRefreshToken, err)
 	}
 	for name := range m {
 		if token.IsReservedClaim(name) {
@@ -214,10 +196,10 @@ func (a *API) refreshRevoke(ctx *fasthttp.RequestCtx) error {
 	var raw string
 	if len(body) > 0 && body[0] == '"' {
 		if !utf8.Valid(body) {
-			return errorf(http.StatusBadRequest, "Malformed JSON body: invalid UTF-8")
+			return requestError(ErrMalformedBody, "Malformed JSON body: invalid UTF-8")
 		}
 		if err := json.Unmarshal(body, &raw); err != nil {
-			return errorf(http.StatusBadRequest, "Malformed JSON body")
+			return fmt.Errorf("httpapi: refresh token string: %w: %w", ErrMalformedBody, err)
 		}
 	} else {
 		var req struct {
@@ -227,7 +209,7 @@ func (a *API) refreshRevoke(ctx *fasthttp.RequestCtx) error {
 			return err
 		}
 		if !req.RefreshToken.Set {
-			return errorf(http.StatusUnprocessableEntity, "refresh_token: field required")
+			return requestError(ErrInvalidField, "refresh_token: field required")
 		}
 		raw = req.RefreshToken.Value
 	}
@@ -235,17 +217,17 @@ func (a *API) refreshRevoke(ctx *fasthttp.RequestCtx) error {
 	err := a.d.Verifier.Verify([]byte(raw), &t)
 	expired := errors.Is(err, token.ErrExpired) && t.Key != nil
 	if err != nil && !expired {
-		return errorf(http.StatusUnauthorized, "Invalid refresh token: %s", token.Message(err))
+		return requestError(ErrInvalidRefreshToken, "Invalid refresh token: %s", token.Message(err))
 	}
 	if !t.IsRefresh() {
-		return errorf(http.StatusUnprocessableEntity, "body: not a refresh token")
+		return requestError(ErrInvalidField, "body: not a refresh token")
 	}
 	// The endpoint is open: a token that is dead already (expired, or
 	// revoked in the index) is answered without a write, so repeating a
 	// logout cannot amplify into events fanned out to every destination.
 	// The answer keeps the seed's shape; see noEventID.
 	if expired {
-		writeJSON(ctx, http.StatusOK, revokeResponse{EventID: noEventID})
+		writeJSON(ctx, http.StatusOK, wire.RevokeResponse{EventID: noEventID})
 		return nil
 	}
 	if a.d.Index.Ready() && a.d.Index.CheckBytes(t.JTI, t.Sub, keyID(t.Key), t.Iat) != index.None {
@@ -258,7 +240,7 @@ func (a *API) refreshRevoke(ctx *fasthttp.RequestCtx) error {
 	if eventID == "" {
 		eventID = noEventID
 	}
-	writeJSON(ctx, http.StatusOK, revokeResponse{EventID: eventID, Published: a.published(ctx, logID)})
+	writeJSON(ctx, http.StatusOK, wire.RevokeResponse{EventID: eventID, Published: a.published(ctx, logID)})
 	return nil
 }
 
@@ -273,14 +255,14 @@ const noEventID = "00000000-0000-0000-0000-000000000000"
 // the index reports revoked: with the event id of the stored revocation of
 // its jti when there is one (published as that event is), else noEventID.
 func (a *API) answerRevokedBefore(ctx *fasthttp.RequestCtx, t *token.Token) error {
-	resp := revokeResponse{EventID: noEventID}
+	resp := wire.RevokeResponse{EventID: noEventID}
 	if a.d.Store != nil {
 		id, logID, found, err := a.d.Store.JTIRevocation(ctx, t.ID(), t.ExpiresAt().UnixMilli())
 		if err != nil {
 			return err
 		}
 		if found {
-			resp = revokeResponse{EventID: id, Published: a.published(ctx, logID)}
+			resp = wire.RevokeResponse{EventID: id, Published: a.published(ctx, logID)}
 		}
 	}
 	writeJSON(ctx, http.StatusOK, resp)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/revocd/revocd/actors/msg"
 	"github.com/revocd/revocd/revocation"
+	"github.com/revocd/revocd/transport/wire"
 )
 
 // maxRevocationTTL bounds ttl_seconds (ten years).
@@ -23,11 +24,6 @@ type revokeRequest struct {
 	Reason     optString `json:"reason"`
 }
 
-type revokeResponse struct {
-	EventID   string `json:"event_id"`
-	Published bool   `json:"published"`
-}
-
 // revoke serves POST /revoke. It answers after the revocation event is
 // committed to the audit log: a 200 means durable.
 func (a *API) revoke(ctx *fasthttp.RequestCtx) error {
@@ -38,26 +34,26 @@ func (a *API) revoke(ctx *fasthttp.RequestCtx) error {
 	typ := revocation.Type(req.Type.Value)
 	switch {
 	case !req.Type.Set:
-		return errorf(http.StatusUnprocessableEntity, "type: field required")
+		return requestError(ErrInvalidField, "type: field required")
 	case !typ.Valid():
-		return errorf(http.StatusUnprocessableEntity, "type: must be one of revoke_jti, revoke_sub, revoke_kid")
+		return requestError(ErrInvalidField, "type: must be one of revoke_jti, revoke_sub, revoke_kid")
 	case !req.Value.Set:
-		return errorf(http.StatusUnprocessableEntity, "value: field required")
+		return requestError(ErrInvalidField, "value: field required")
 	case req.Value.Value == "":
-		return errorf(http.StatusUnprocessableEntity, "value: must not be empty")
+		return requestError(ErrInvalidField, "value: must not be empty")
 	case len(req.Value.Value) > revocation.MaxValueLen || !utf8.ValidString(req.Value.Value):
-		return errorf(http.StatusUnprocessableEntity, "value: at most %d bytes of UTF-8", revocation.MaxValueLen)
+		return requestError(ErrInvalidField, "value: at most %d bytes of UTF-8", revocation.MaxValueLen)
 	case req.TTLSeconds.Set && (req.TTLSeconds.Value < 1 || req.TTLSeconds.Value > maxRevocationTTL):
-		return errorf(http.StatusUnprocessableEntity, "ttl_seconds: must be between 1 and %d", maxRevocationTTL)
+		return requestError(ErrInvalidField, "ttl_seconds: must be between 1 and %d", maxRevocationTTL)
 	case len(req.Reason.Value) > revocation.MaxReasonLen || !utf8.ValidString(req.Reason.Value):
-		return errorf(http.StatusUnprocessableEntity, "reason: at most %d bytes of UTF-8", revocation.MaxReasonLen)
+		return requestError(ErrInvalidField, "reason: at most %d bytes of UTF-8", revocation.MaxReasonLen)
 	}
 	cmd := &msg.Revoke{Type: typ, Value: req.Value.Value, TTL: time.Duration(req.TTLSeconds.Value) * time.Second, Reason: req.Reason.Value}
 	eventID, logID, err := a.commitRevocation(cmd)
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, revokeResponse{EventID: eventID, Published: a.published(ctx, logID)})
+	writeJSON(ctx, http.StatusOK, wire.RevokeResponse{EventID: eventID, Published: a.published(ctx, logID)})
 	return nil
 }
 
@@ -80,7 +76,7 @@ func (a *API) commitRevocation(request any) (eventID string, logID int64, err er
 		return r.EventID, r.LogID, nil
 	case *msg.Failed:
 		if errors.Is(r.Err, msg.ErrUnavailable) {
-			return "", 0, errorf(http.StatusServiceUnavailable, "Audit log unavailable; the revocation was not recorded")
+			return "", 0, fmt.Errorf("%w: %w", ErrRevocationNotRecorded, r.Err)
 		}
 		return "", 0, r.Err
 	}
