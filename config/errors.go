@@ -40,13 +40,22 @@ func (e *Error) kind() error {
 
 // Errorf returns an *Error about variable whose cause is fmt.Errorf(format,
 // args...). The message should name the variable; Errorf prefixes it when it
-// does not.
+// does not. (The text is searched to compose the message, not to classify
+// an error: callers branch on ErrInvalid/ErrInsecure and Error.Var.)
 func Errorf(variable, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
 	if variable != "" && !strings.Contains(err.Error(), variable) {
 		err = fmt.Errorf("%s: %w", variable, err)
 	}
 	return &Error{Var: variable, Err: err}
+}
+
+// insecuref is Errorf for a refused insecure production setting
+// (ErrInsecure).
+func insecuref(variable, format string, args ...any) *Error {
+	e := Errorf(variable, format, args...)
+	e.Insecure = true
+	return e
 }
 
 // IsConfig reports whether err is a configuration error (ErrInvalid or

@@ -153,13 +153,13 @@ func (c *Config) validate(lo loadOptions) error {
 		return nil
 	}
 	if c.JWTSecretKey == SeedDefaultSecret {
-		return &Error{Var: "JWT_SECRET_KEY", Insecure: true, Err: errors.New("JWT_SECRET_KEY is the public default; set JWT_SECRET_KEY to a secret of your own (e.g. `openssl rand -hex 32`) or run with --dev")}
+		return insecuref("JWT_SECRET_KEY", "JWT_SECRET_KEY is the public default; set JWT_SECRET_KEY to a secret of your own (e.g. `openssl rand -hex 32`) or run with --dev")
 	}
 	if len(c.JWTSecretKey) < 32 && c.JWTAlgorithm == "HS256" {
-		return &Error{Var: "JWT_SECRET_KEY", Insecure: true, Err: errors.New("JWT_SECRET_KEY is shorter than 32 characters; set a longer JWT_SECRET_KEY")}
+		return insecuref("JWT_SECRET_KEY", "JWT_SECRET_KEY is shorter than 32 characters; set a longer JWT_SECRET_KEY")
 	}
 	if len(c.AdminAPIKeys) == 0 {
-		return &Error{Var: "ADMIN_API_KEYS", Insecure: true, Err: errors.New("ADMIN_API_KEYS is empty; set ADMIN_API_KEYS to one or more comma-separated keys or run with --dev")}
+		return insecuref("ADMIN_API_KEYS", "ADMIN_API_KEYS is empty; set ADMIN_API_KEYS to one or more comma-separated keys or run with --dev")
 	}
 	return nil
 }

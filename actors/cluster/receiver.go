@@ -187,7 +187,11 @@ func (r *receiver) deliver(env *hremote.Envelope, msg *hremote.Message, from str
 }
 
 // isOverflow reports whether err is drpc refusing a frame beyond
-// MaximumBufferSize.
+// MaximumBufferSize. drpc (v0.0.33, drpcwire/reader.go) has no typed error
+// or sentinel for it: it returns drpc.ProtocolError.New("data overflow"),
+// an errs.Class error told apart from other protocol errors only by its
+// text. So the class is checked with Has and the kind by that text;
+// TestOversizeRefused catches a drpc upgrade that rewords it.
 func isOverflow(err error) bool {
 	return drpc.ProtocolError.Has(err) && strings.Contains(err.Error(), "data overflow")
 }
