@@ -177,12 +177,15 @@ func TestRefusalDoesNotAbortBatchAndRemoteIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for want := 1; want >= 0; want-- {
-		res, err := f.engine.Request(f.pid, &ApplyRemote{Events: []revocation.Event{ev}}, 10*time.Second).Result()
+		// The Ref is echoed: the intake matches the Result to its delivery
+		// by Ref.ID (it sends ApplyRemote with itself as the sender).
+		id := uint64(40 + want)
+		res, err := f.engine.Request(f.pid, &ApplyRemote{Ref: Ref{ID: id}, Events: []revocation.Event{ev}}, 10*time.Second).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := res.(*Result).Inserted; got != want {
-			t.Fatalf("inserted %d, want %d", got, want)
+		if r := res.(*Result); r.Inserted != want || r.ID != id {
+			t.Fatalf("Result = %+v, want %d inserted echoing Ref.ID %d", r, want, id)
 		}
 	}
 	if f.ix.Check("", "bob", "", time.Now().Unix()-10) != index.Sub {
