@@ -271,3 +271,32 @@ func TestSDKPropagationLatency(t *testing.T) {
 		t.Fatalf("status %+v, want %d applied, none rejected", st, rounds)
 	}
 }
+
+// TestSDKStreamsDoNotHoldShutdown: revocd stops on SIGTERM promptly while
+// validators are subscribed (open streams end with the server).
+func TestSDKStreamsDoNotHoldShutdown(t *testing.T) {
+	n := startNode(t, "", []string{"FEED_API_KEYS=" + sdkFeedKey})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var vs []*validator.Validator
+	for range 3 {
+		v, err := validator.New(ctx, validator.Options{URLs: []string{n.URL}, APIKey: sdkFeedKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		vs = append(vs, v)
+	}
+	for _, v := range vs { // every stream is open (its first heartbeat arrived)
+		for start := time.Now(); v.Status().Heartbeats == 0; time.Sleep(time.Millisecond) {
+			if time.Since(start) > 5*time.Second {
+				t.Fatal("a validator's stream did not open")
+			}
+		}
+	}
+	start := time.Now()
+	if err := n.terminate(5 * time.Second); err != nil {
+		t.Fatalf("revocd with open streams: %v", err)
+	}
+	t.Logf("revocd stopped %v after SIGTERM with %d open streams", time.Since(start), len(vs))
+}
