@@ -146,6 +146,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Rotation: cfg.RefreshRotation, ReuseGrace: cfg.RefreshReuseGrace,
 		Logger: log.With("actor", "issuer"), Index: ix, Dev: cfg.Dev, Now: now,
 	}), "issuer")
+	// A revoke_kid received from another node takes the key out of this
+	// node's ring too, for good (the issuer persists it).
+	engine.Send(auditPID, &audit.Subscribe{PID: issuerPID})
 	revokerPID := engine.Spawn(revoker.New(revoker.Config{
 		Audit: auditPID, Issuer: issuerPID, MaxLifetime: maxLifetime, Logger: log.With("actor", "revoker"),
 	}), "revoker")

@@ -125,6 +125,10 @@ func (w *writer) Receive(c *actor.Context) {
 		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
 	case *ApplyRemote:
 		w.enqueue(c, pending{remote: m.Events, ref: m.Ref, sender: c.Sender()})
+	case *Subscribe:
+		if m.PID != nil {
+			w.cfg.Subscribers = append(w.cfg.Subscribers, m.PID)
+		}
 	case *Record:
 		w.tokenEvs = append(w.tokenEvs, m.TokenEvents...)
 		w.scheduleFlush(c)

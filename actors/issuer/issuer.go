@@ -21,6 +21,7 @@ import (
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/persistence/sqlitestore"
+	"github.com/revocd/revocd/revocation"
 )
 
 // Refusals of a refresh (errors.Is on a *Failed answer's Err), and the audit
@@ -138,12 +139,16 @@ func (a *issuerActor) Receive(c *actor.Context) {
 			w.pair.Subject = m.Subject
 			c.Send(w.to, w.pair)
 		}
+	case *audit.Committed:
+		a.revokedElsewhere(c, m)
 	case *audit.KeyRingStored:
 		if w, ok := a.take(m.ID); ok {
 			if w.newKid != "" && a.cfg.OnRotate != nil {
 				a.cfg.OnRotate(w.newKid)
 			}
-			c.Send(w.to, w.rotated)
+			if w.to != nil {
+				c.Send(w.to, w.rotated)
+			}
 		}
 	case *audit.Failed:
 		if w, ok := a.take(m.ID); ok {
@@ -154,6 +159,10 @@ func (a *issuerActor) Receive(c *actor.Context) {
 			var id uint64
 			if w.rotated != nil {
 				id = w.rotated.ID
+			}
+			if w.to == nil {
+				a.cfg.Logger.Error("issuer: persist key ring", "err", err)
+				return
 			}
 			c.Send(w.to, &Failed{ID: id, Err: err})
 		}
@@ -269,4 +278,41 @@ func (a *issuerActor) rotate(c *actor.Context, m *RotateKey) {
 		return
 	}
 	c.Send(a.cfg.Audit, &audit.PutKeyRing{Ref: a.await(w), Name: RingKV, Blob: blob})
+}
+
+// revokedElsewhere takes out of the ring, for good, every key whose
+// revoke_kid the audit writer committed without this actor's rotation (an
+// event received from another node): the current key is replaced first,
+// and the ring, which keeps revoked kids, is persisted, so the revocation
+// holds after the event's index entry expires and across restarts.
+func (a *issuerActor) revokedElsewhere(c *actor.Context, m *audit.Committed) {
+	ring := a.cfg.Ring
+	changed, newKid := false, ""
+	for i := range m.Events {
+		ev := &m.Events[i]
+		if ev.Type != revocation.TypeKid || ring.IsRevoked(ev.Value) {
+			continue
+		}
+		if cur := ring.Current(); cur != nil && cur.ID == ev.Value {
+			next, err := token.GenerateKey(a.cfg.Algorithm, NewKeyID(a.cfg.Algorithm), rand.Reader)
+			if err != nil {
+				a.cfg.Logger.Error("issuer: generate key", "err", err)
+				continue // the index still revokes it; the next event retries
+			}
+			ring.Rotate(next, a.cfg.Now().Add(max(a.cfg.AccessTTL, a.cfg.RefreshTTL)))
+			newKid = next.ID
+		}
+		ring.Revoke(ev.Value)
+		changed = true
+		a.cfg.Logger.Warn("issuer: key revoked by a received revoke_kid", "kid", ev.Value, "origin", ev.Origin, "new_kid", newKid)
+	}
+	if !changed {
+		return
+	}
+	blob, err := EncodeRing(ring, a.cfg.Dev)
+	if err != nil {
+		a.cfg.Logger.Error("issuer: encode key ring", "err", err)
+		return
+	}
+	c.Send(a.cfg.Audit, &audit.PutKeyRing{Ref: a.await(waiting{newKid: newKid}), Name: RingKV, Blob: blob})
 }
