@@ -436,3 +436,81 @@ func TestIngestUnansweredCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestCommitAnswersMatchedByRef: the intake commits with a plain send of
+// ApplyRemote (itself the sender, the delivery's id in Ref) and matches the
+// audit writer's Results by Ref.ID, whatever their order: here the writer
+// answers two deliveries in reverse order, the later one failing. On the
+// old code each commit was an Engine.Request from a goroutine, so the
+// writer saw a temporary response PID as the sender and no Ref.
+func TestCommitAnswersMatchedByRef(t *testing.T) {
+	f := newFixture(t) // for the signer only
+	engine := f.client.Engine
+	type taken struct {
+		sender *actor.PID
+		m      *audit.ApplyRemote
+	}
+	got := make(chan taken, 2)
+	// An audit writer that holds two commits, then answers the second
+	// (failed) before the first (durable).
+	var pending []taken
+	writer := engine.SpawnFunc(func(c *actor.Context) {
+		m, ok := c.Message().(*audit.ApplyRemote)
+		if !ok {
+			return
+		}
+		pending = append(pending, taken{c.Sender(), m})
+		got <- taken{c.Sender(), m}
+		if len(pending) == 2 {
+			c.Send(pending[1].sender, &audit.Result{Ref: pending[1].m.Ref, Err: audit.ErrUnavailable})
+			c.Send(pending[0].sender, &audit.Result{Ref: pending[0].m.Ref, Inserted: len(pending[0].m.Events)})
+		}
+	}, "holding-writer")
+	v := eventsig.NewVerifier()
+	if err := v.Trust(f.remote.KeyID(), f.remote.PublicKey()); err != nil {
+		t.Fatal(err)
+	}
+	replay := eventsig.NewReplayGuard(time.Minute, nil)
+	p, err := New(Options{Origin: "node-1", Verifier: v, Replay: replay, Index: index.New(index.Options{}),
+		Audit: writer, Registerer: prometheus.NewRegistry(), CommitTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := engine.Spawn(p, "intake-ref")
+	defer func() { <-engine.Poison(pid).Done() }()
+
+	first, second := f.event(t), f.event(t)
+	r1 := engine.Request(pid, &Ingest{Events: []revocation.Event{first}, Source: "kafka"}, 30*time.Second)
+	// The second delivery is sent once the first reached the writer, so
+	// the writer's pending[0] is the first.
+	select {
+	case tk := <-got:
+		if tk.sender == nil || !tk.sender.Equals(pid) || tk.m.ID == 0 {
+			t.Fatalf("ApplyRemote sent by %v with Ref %+v, want a plain send from the intake %v carrying its delivery id", tk.sender, tk.m.Ref, pid)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no commit reached the writer")
+	}
+	r2 := engine.Request(pid, &Ingest{Events: []revocation.Event{second}, Source: "peer:node-2"}, 30*time.Second)
+	for _, tc := range []struct {
+		name    string
+		resp    *actor.Response
+		ev      revocation.Event
+		durable bool
+	}{
+		{"first (answered last, durable)", r1, first, true},
+		{"second (answered first, failed)", r2, second, false},
+	} {
+		res, err := tc.resp.Result()
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", tc.name, err)
+		}
+		r := res.(*Ingested)
+		if tc.durable != (r.Err == nil) || tc.durable != (r.Applied == 1) || (!tc.durable && !errors.Is(r.Err, ErrCommit)) {
+			t.Fatalf("%s: reply %+v, want durable=%v", tc.name, r, tc.durable)
+		}
+		if replay.Seen(tc.ev.EventID) != tc.durable {
+			t.Fatalf("%s: recorded as seen = %v, want %v", tc.name, !tc.durable, tc.durable)
+		}
+	}
+}
