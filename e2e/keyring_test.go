@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +86,51 @@ func TestRevokedSecretKeyStaysRevokedAfterRestart(t *testing.T) {
 		if v := n.validate(fresh); v["valid"] != true {
 			t.Fatalf("restart %d: new token: %v", restart, v)
 		}
+	}
+}
+
+// TestReceivedRevokeKidStaysRevoked (issue #11, item 2: revoke_kid "stays
+// local"): two nodes joined by the cluster link sign with the key of the
+// JWT_SECRET_KEY they share. A revoke_kid of it with ttl_seconds 1 on B
+// reaches A, which stops signing with the key; once the revocation's
+// entry has expired, A (running, then restarted) still reports the key's
+// tokens revoked and signs with another key. The old A only indexed the
+// event: after the entry expired it signed with the revoked key again and
+// its tokens validated.
+func TestReceivedRevokeKidStaysRevoked(t *testing.T) {
+	addrs := map[string]string{"node-a": clusterAddr(t), "node-b": clusterAddr(t)}
+	dir := t.TempDir()
+	dbs := map[string]string{"node-a": filepath.Join(dir, "a.db"), "node-b": filepath.Join(dir, "b.db")}
+	trusted := []string{clusterEventKey(t, dbs["node-a"], "node-a-key"), clusterEventKey(t, dbs["node-b"], "node-b-key")}
+	start := func(id, peer string) *clusterMember {
+		env := []string{
+			"NODE_ID=" + id, "CLUSTER_LISTEN=" + addrs[id], "CLUSTER_PEERS=" + peer + "@" + addrs[peer],
+			"PQC_SIGNING_KEY_ID=" + id + "-key", "EVENT_TRUSTED_KEYS=" + strings.Join(trusted, ","),
+			"JWT_SECRET_KEY=" + prodSecret, "JWT_LEEWAY_SECONDS=0",
+		}
+		return &clusterMember{node: startNode(t, dbs[id], env), id: id, cluster: addrs[id]}
+	}
+	a := start("node-a", "node-b")
+	b := start("node-b", "node-a")
+	a.waitPeer(b.id, "connected")
+	b.waitPeer(a.id, "connected")
+
+	old, _ := a.issue("ivan")
+	kid := headerKid(t, old)
+	b.post("/revoke", map[string]any{"type": "revoke_kid", "value": kid, "ttl_seconds": 1}, 200)
+	expired := time.Now().Add(1500 * time.Millisecond)
+	a.waitRevoked(old, "revoke_kid on B")
+	// Not a synchronisation: the scenario needs the revocation's
+	// ttl_seconds to have passed.
+	time.Sleep(time.Until(expired))
+	for restart := range 2 {
+		if v := a.validate(old); v["valid"] != false || v["revoked"] != true {
+			t.Fatalf("A, restart %d: token of the key revoked on B: %v, want revoked", restart, v)
+		}
+		fresh, _ := a.issue("ivan")
+		if k := headerKid(t, fresh); k == kid {
+			t.Fatalf("A, restart %d: new token signed with the kid revoked on B", restart)
+		}
+		a.restart()
 	}
 }
