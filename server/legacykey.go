@@ -11,9 +11,10 @@ import (
 // setLegacyKey makes the key of JWT_SECRET_KEY the ring's legacy key, so
 // that seed-era tokens (HS256 with that secret, no "kid") keep verifying
 // after key rotations and whatever JWT_ALGORITHM is, for as long as the
-// secret stays configured. A revoke_kid of its derived kid (issuer.SecretKeyID)
-// already in the index marks it revoked in the ring: its tokens are then
-// reported revoked, never valid. ix must be loaded from the audit log.
+// secret stays configured. A revocation of its derived kid (issuer.SecretKeyID),
+// persisted in the ring by issuer.LoadRing or still in the index, keeps it
+// revoked: its tokens are then reported revoked, never valid. ix must be
+// loaded from the audit log.
 func setLegacyKey(ring *token.Ring, secret string, ix *index.Index) error {
 	if secret == "" {
 		return nil
