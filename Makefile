@@ -17,7 +17,7 @@ build: ## build bin/revocd and bin/revoctl
 
 test: test-deps vet ## install missing test tools, then unit, end-to-end and README tests, race detector, short fuzzing
 	$(GO) test -count=1 -timeout 15m $(PKGS)
-	$(GO) test -count=1 -race -timeout 15m ./index/ ./actors/... ./crypto/... ./persistence/... ./transport/...
+	$(GO) test -count=1 -race -timeout 15m ./index/ ./actors/... ./crypto/... ./persistence/... ./transport/... ./server/ ./internal/... ./validator/
 	$(MAKE) fuzz-short
 
 test-deps: ## install the system tools the tests need when missing (apt-get, as root or via sudo)
