@@ -200,6 +200,24 @@ func (v *Validator) follow(ctx context.Context) {
 	go v.maintain(ctx)
 	policy := backoff.Policy{Initial: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: 0.5}
 	failures := 0
+	if v.opts.Source != nil {
+		for ctx.Err() == nil {
+			err := v.opts.Source.Run(ctx, sink{v})
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			v.log.Warn("revocd validator: event source stopped; restarting", "err", err)
+			t := time.NewTimer(policy.Pause(failures))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		return
+	}
 	for ctx.Err() == nil {
 		i := int(v.node.Load())
 		got, err := v.stream(ctx, v.opts.URLs[i])

@@ -71,6 +71,11 @@ type Options struct {
 	// negative: no cache). Revocation, expiry and staleness are checked
 	// on every call all the same.
 	CacheSize int
+	// Source, if set, delivers the revocation events instead of revocd's
+	// event stream (GET /events/stream): e.g. kafkasource.New follows the
+	// Kafka topic directly. Bootstrap and the JWKS still come from URLs,
+	// and every event's signature is still verified. See Source.
+	Source Source
 }
 
 // Claims are a valid token's claims. The strings share one allocation;
