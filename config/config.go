@@ -89,14 +89,6 @@ type Config struct {
 	// resource server's in-process validator subscribes with one without
 	// holding an admin key.
 	FeedAPIKeys []string
-	// OAuthClients (OAUTH_CLIENTS) are the OAuth clients registered for
-	// /oauth2/introspect and /oauth2/revoke: client id to the SHA-256 of
-	// its secret.
-	OAuthClients map[string][32]byte
-	// PublicBaseURL (PUBLIC_BASE_URL) is the URL clients reach the API
-	// at, the issuer of the OAuth authorization server metadata (default:
-	// http(s)://LISTEN_ADDR).
-	PublicBaseURL string
 	// RefreshRotation (REFRESH_ROTATION) rotates refresh tokens on every
 	// refresh, with reuse detection.
 	RefreshRotation bool
@@ -296,16 +288,6 @@ var settings = []setting{
 			}
 		}
 		return nil
-	}},
-	{"OAUTH_CLIENTS", "", "OAuth clients of /oauth2/introspect and /oauth2/revoke: comma list of client_id:SHA256HEX (hex SHA-256 of a random secret of at least 32 bytes) and/or @file.json", func(c *Config, v string) error {
-		m, err := parseOAuthClients(v)
-		c.OAuthClients = m
-		return err
-	}},
-	{"PUBLIC_BASE_URL", "", "URL clients reach the API at, the issuer of /.well-known/oauth-authorization-server (default: http://LISTEN_ADDR, https with TLS_CERT)", func(c *Config, v string) error {
-		u, err := parsePublicBaseURL(v)
-		c.PublicBaseURL = u
-		return err
 	}},
 	{"REFRESH_ROTATION", "true", "rotate refresh tokens on every refresh (reuse detection)", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)

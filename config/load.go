@@ -135,7 +135,6 @@ func (c *Config) validate(lo loadOptions) error {
 		}
 		return Errorf(v, "TLS_CERT and TLS_KEY must be set together; %s is missing", v)
 	}
-	c.defaultPublicBaseURL()
 	if c.MaxAccessTTL < c.AccessTTL {
 		return Errorf("JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES must be >= JWT_ACCESS_TOKEN_EXPIRE_MINUTES")
 	}

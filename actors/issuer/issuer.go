@@ -116,7 +116,7 @@ func New(cfg Config) actor.Producer {
 func (a *issuerActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case *IssueAccess:
-		iss, err := a.sign(m.Subject, m.TTL, "access", "", m.Extra)
+		iss, err := a.sign(m.Subject, m.TTL, "access", "", m.Jkt, m.Extra)
 		if err != nil {
 			c.Respond(&Failed{Err: err})
 			return
@@ -183,12 +183,12 @@ func (a *issuerActor) take(id uint64) (waiting, bool) {
 	return w, ok
 }
 
-func (a *issuerActor) sign(sub string, ttl time.Duration, typ, jti string, extra map[string]any) (Issued, error) {
+func (a *issuerActor) sign(sub string, ttl time.Duration, typ, jti, jkt string, extra map[string]any) (Issued, error) {
 	if jti == "" {
 		jti = uuid.NewString()
 	}
 	now := a.cfg.Now()
-	spec := token.Spec{Subject: sub, TTL: ttl, Type: typ, Extra: extra, JTI: jti}
+	spec := token.Spec{Subject: sub, TTL: ttl, Type: typ, Extra: extra, JTI: jti, Jkt: jkt}
 	if a.cfg.Index != nil {
 		// The token's iat is at least this floor, read under the subject's
 		// index lock: above the cutoff of every subject revocation reserved
@@ -211,12 +211,12 @@ func (a *issuerActor) sign(sub string, ttl time.Duration, typ, jti string, extra
 }
 
 func (a *issuerActor) createRefresh(c *actor.Context, m *CreateRefresh) {
-	access, err := a.sign(m.Subject, a.cfg.AccessTTL, "access", "", m.Extra)
+	access, err := a.sign(m.Subject, a.cfg.AccessTTL, "access", "", m.Jkt, m.Extra)
 	if err != nil {
 		c.Respond(&Failed{Err: err})
 		return
 	}
-	refresh, err := a.sign(m.Subject, a.cfg.RefreshTTL, "refresh", "", m.Extra)
+	refresh, err := a.sign(m.Subject, a.cfg.RefreshTTL, "refresh", "", m.Jkt, m.Extra)
 	if err != nil {
 		c.Respond(&Failed{Err: err})
 		return
@@ -230,7 +230,7 @@ func (a *issuerActor) createRefresh(c *actor.Context, m *CreateRefresh) {
 }
 
 func (a *issuerActor) refresh(c *actor.Context, m *Refresh) {
-	access, err := a.sign(m.Subject, a.cfg.AccessTTL, "access", m.AccessJTI, m.Extra)
+	access, err := a.sign(m.Subject, a.cfg.AccessTTL, "access", m.AccessJTI, m.Jkt, m.Extra)
 	if err != nil {
 		c.Respond(&Failed{Err: err})
 		return
@@ -241,7 +241,7 @@ func (a *issuerActor) refresh(c *actor.Context, m *Refresh) {
 	}
 	var next *Issued
 	if a.cfg.Rotation {
-		r, err := a.sign(m.Subject, a.cfg.RefreshTTL, "refresh", "", m.Extra)
+		r, err := a.sign(m.Subject, a.cfg.RefreshTTL, "refresh", "", m.Jkt, m.Extra)
 		if err != nil {
 			c.Respond(&Failed{Err: err})
 			return

@@ -52,6 +52,8 @@ type IssueAccess struct {
 	Subject string
 	TTL     time.Duration
 	Extra   map[string]any
+	// Jkt, if set, binds the token to a DPoP key ("cnf":{"jkt":...}).
+	Jkt string
 }
 
 // CreateRefresh asks the issuer for a bound refresh token plus an access
@@ -60,6 +62,8 @@ type CreateRefresh struct {
 	Subject     string
 	BindingHash []byte
 	Extra       map[string]any
+	// Jkt, if set, binds both tokens to a DPoP key ("cnf":{"jkt":...}).
+	Jkt string
 }
 
 // Refresh exchanges a verified refresh token for new tokens. Answer: *Pair
@@ -71,6 +75,8 @@ type Refresh struct {
 	BindingHash []byte
 	AccessJTI   string
 	Extra       map[string]any
+	// Jkt, if set, binds the new tokens to a DPoP key ("cnf":{"jkt":...}).
+	Jkt string
 }
 
 // RotateKey asks the issuer to make a fresh key current. With IfCurrent

@@ -79,6 +79,9 @@ type Spec struct {
 	// revocation (whose cutoff has second precision) is not born revoked.
 	// It may lie at most a second or two ahead of the clock.
 	NotBeforeIat time.Time
+	// Jkt, if set, binds the token to a DPoP key (RFC 9449 §6): the token
+	// carries "cnf":{"jkt":Jkt}, the key's RFC 7638 thumbprint.
+	Jkt string
 }
 
 // Claims are the registered claims of a token, as owned strings. Issue
@@ -167,6 +170,12 @@ func (is *Issuer) Issue(s Spec) (tok string, c Claims, err error) {
 	}
 	if typ != "" {
 		claims["typ"] = typ
+	}
+	if s.Jkt != "" {
+		if !utf8.ValidString(s.Jkt) {
+			return "", Claims{}, errors.New("token: issue: jkt is not valid UTF-8")
+		}
+		claims["cnf"] = map[string]string{"jkt": s.Jkt}
 	}
 	jt := jwt.NewWithClaims(key.m.method, claims)
 	jt.Header["kid"] = key.ID

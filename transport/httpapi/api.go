@@ -23,6 +23,7 @@ import (
 	"github.com/anthdm/hollywood/actor"
 	"github.com/valyala/fasthttp"
 
+	"github.com/revocd/revocd/crypto/dpop"
 	"github.com/revocd/revocd/crypto/kex"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
@@ -79,6 +80,7 @@ type API struct {
 	limit   *limiter
 	nextID  atomic.Uint64
 	started time.Time
+	dpop    *dpop.Verifier // DPoP proofs (dpop.go)
 }
 
 // New returns the API over d. It refuses invalid d.Options with an error
@@ -97,7 +99,7 @@ func New(d Deps) (*API, error) {
 		d.Metrics = NewMetrics(nil)
 	}
 	d.Options.AdminAPIKeys = slices.Clone(d.Options.AdminAPIKeys)
-	a := &API{d: d, log: d.Logger, started: time.Now(), limit: newLimiter(d.Options.RateLimitPerSecond, d.Options.RateLimitBurst)}
+	a := &API{d: d, log: d.Logger, started: time.Now(), limit: newLimiter(d.Options.RateLimitPerSecond, d.Options.RateLimitBurst), dpop: newDPoPVerifier()}
 	a.cfg = &a.d.Options
 	for _, k := range d.Options.AdminAPIKeys {
 		a.admin = append(a.admin, sha256.Sum256([]byte(k)))
@@ -185,11 +187,8 @@ func (a *API) routes() []route {
 		{"/token/refresh/create", http.MethodPost, true, a.refreshCreate, true},
 		{"/token/refresh", http.MethodPost, false, a.refresh, true},
 		{"/token/refresh/revoke", http.MethodPost, false, a.refreshRevoke, true},
-		// The OAuth endpoints take an admin key or a registered client's
-		// credentials (oauthAuthenticate).
-		{"/oauth2/revoke", http.MethodPost, false, a.oauthRevoke, true},
-		{"/oauth2/introspect", http.MethodPost, false, a.oauthIntrospect, false},
-		{"/.well-known/oauth-authorization-server", http.MethodGet, false, a.oauthMetadata, false},
+		{"/oauth2/revoke", http.MethodPost, true, a.oauthRevoke, true},
+		{"/oauth2/introspect", http.MethodPost, true, a.oauthIntrospect, false},
 		{"/revocations", http.MethodGet, true, a.feed, false},
 		{"/events/keys", http.MethodGet, false, a.eventKeys, false},
 		// Feed routes check an admin or a read-only FEED_API_KEYS key

@@ -90,7 +90,12 @@ func (a *API) issue(ctx *fasthttp.RequestCtx) error {
 	if err := checkClaims(req.AdditionalClaims); err != nil {
 		return err
 	}
-	res, err := a.ask(a.d.Issuer, &msg.IssueAccess{Subject: req.Subject.Value, TTL: ttl, Extra: req.AdditionalClaims})
+	jkt, err := a.tokenEndpointProof(ctx)
+	if err != nil {
+		writeDPoPError(ctx, err)
+		return nil
+	}
+	res, err := a.ask(a.d.Issuer, &msg.IssueAccess{Subject: req.Subject.Value, TTL: ttl, Extra: req.AdditionalClaims, Jkt: jkt})
 	if err != nil {
 		return err
 	}
@@ -98,7 +103,7 @@ func (a *API) issue(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, wire.IssueResponse{AccessToken: iss.Token, TokenType: "bearer", ExpiresIn: iss.ExpiresIn, JTI: iss.JTI, Subject: req.Subject.Value})
+	writeJSON(ctx, http.StatusOK, wire.IssueResponse{AccessToken: iss.Token, TokenType: tokenType(jkt), ExpiresIn: iss.ExpiresIn, JTI: iss.JTI, Subject: req.Subject.Value})
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/revocd/revocd/actors/msg"
+	"github.com/revocd/revocd/crypto/dpop"
 	"github.com/revocd/revocd/crypto/kex"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
@@ -74,12 +75,17 @@ func (a *API) refreshCreate(ctx *fasthttp.RequestCtx) error {
 	if err := checkClaims(req.AdditionalClaims); err != nil {
 		return err
 	}
-	pair, err := a.askPair(&msg.CreateRefresh{Subject: req.Subject.Value, BindingHash: a.bindingHash(req.ClientBinding.Value), Extra: req.AdditionalClaims})
+	jkt, err := a.tokenEndpointProof(ctx)
+	if err != nil {
+		writeDPoPError(ctx, err)
+		return nil
+	}
+	pair, err := a.askPair(&msg.CreateRefresh{Subject: req.Subject.Value, BindingHash: a.bindingHash(req.ClientBinding.Value), Extra: req.AdditionalClaims, Jkt: jkt})
 	if err != nil {
 		return err
 	}
 	writeJSON(ctx, http.StatusOK, wire.RefreshCreateResponse{
-		RefreshToken: pair.Refresh.Token, AccessToken: pair.Access.Token, TokenType: "bearer",
+		RefreshToken: pair.Refresh.Token, AccessToken: pair.Access.Token, TokenType: tokenType(jkt),
 		ExpiresIn: pair.Access.ExpiresIn, RefreshExpiresIn: pair.Refresh.ExpiresIn,
 		RefreshJTI: pair.Refresh.JTI, AccessJTI: pair.Access.JTI, Subject: pair.Subject,
 		KyberPublicKey: *b64(a.d.ServerKEM.PublicKey()),
@@ -140,6 +146,21 @@ func (a *API) refresh(ctx *fasthttp.RequestCtx) error {
 	if err := a.verifyRefresh(req.RefreshToken.Value, &t); err != nil {
 		return err
 	}
+	// A DPoP-bound refresh token (signed cnf.jkt) needs a proof by its
+	// key; a proof with an unbound one binds the new tokens to its key.
+	jkt, err := a.tokenEndpointProof(ctx)
+	if err != nil {
+		writeDPoPError(ctx, err)
+		return nil
+	}
+	if bound, ok := boundJKT(t.Payload); ok && jkt != bound {
+		if jkt == "" {
+			writeDPoPError(ctx, errDPoPRequired)
+		} else {
+			writeDPoPError(ctx, dpop.ErrKeyMismatch)
+		}
+		return nil
+	}
 	accessJTI := uuid.NewString()
 	var kx *kex.ServerResult
 	if req.ClientPublicKey.Set {
@@ -156,11 +177,11 @@ func (a *API) refresh(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	pair, err := a.askPair(&msg.Refresh{OldJTI: t.ID(), Subject: t.Subject(), BindingHash: a.bindingHash(req.ClientBinding.Value), AccessJTI: accessJTI, Extra: extra})
+	pair, err := a.askPair(&msg.Refresh{OldJTI: t.ID(), Subject: t.Subject(), BindingHash: a.bindingHash(req.ClientBinding.Value), AccessJTI: accessJTI, Extra: extra, Jkt: jkt})
 	if err != nil {
 		return err
 	}
-	resp := wire.RefreshResponse{AccessToken: pair.Access.Token, TokenType: "bearer", ExpiresIn: pair.Access.ExpiresIn, AccessJTI: pair.Access.JTI}
+	resp := wire.RefreshResponse{AccessToken: pair.Access.Token, TokenType: tokenType(jkt), ExpiresIn: pair.Access.ExpiresIn, AccessJTI: pair.Access.JTI}
 	if pair.Refresh != nil {
 		resp.RefreshToken = &pair.Refresh.Token
 	}

@@ -156,11 +156,28 @@ func (a *API) outcome(v verdict) string {
 type validateRequest struct {
 	Token           optString `json:"token"`
 	CheckRevocation optBool   `json:"check_revocation"`
+	// DPoP (RFC 9449), optional: the proof the resource server received
+	// and the method and URL it saw the request with.
+	DPoPProof optString `json:"dpop_proof"`
+	HTM       optString `json:"htm"`
+	HTU       optString `json:"htu"`
+}
+
+// dpopFields returns the request's DPoP members, or nil without a proof.
+func (r *validateRequest) dpopFields() (*dpopRequest, error) {
+	if !r.DPoPProof.Set || r.DPoPProof.Value == "" {
+		return nil, nil
+	}
+	if !r.HTM.Set || r.HTM.Value == "" || !r.HTU.Set || r.HTU.Value == "" {
+		return nil, requestError(ErrInvalidField, "htm, htu: required with dpop_proof")
+	}
+	return &dpopRequest{Proof: r.DPoPProof.Value, HTM: r.HTM.Value, HTU: r.HTU.Value}, nil
 }
 
 // validate serves POST /token/validate.
 func (a *API) validate(ctx *fasthttp.RequestCtx) error {
 	raw, check, hasToken, ok := decodeValidateFast(ctx.PostBody())
+	var dp *dpopRequest
 	if !ok {
 		var req validateRequest
 		if err := decodeBody(ctx.PostBody(), &req); err != nil {
@@ -168,6 +185,10 @@ func (a *API) validate(ctx *fasthttp.RequestCtx) error {
 		}
 		raw, hasToken = []byte(req.Token.Value), req.Token.Set
 		check = !req.CheckRevocation.Set || req.CheckRevocation.Value
+		var err error
+		if dp, err = req.dpopFields(); err != nil {
+			return err
+		}
 	}
 	if !hasToken {
 		return requestError(ErrInvalidField, "token: field required")
@@ -177,7 +198,7 @@ func (a *API) validate(ctx *fasthttp.RequestCtx) error {
 	}
 	t := tokenPool.Get().(*token.Token)
 	t.Reset()
-	v := a.check(raw, check, t)
+	v := a.checkDPoP(a.check(raw, check, t), raw, t.Payload, dp)
 	a.d.Metrics.validation(a.outcome(v))
 	buf := bufPool.Get().(*[]byte)
 	*buf = appendVerdict((*buf)[:0], v)
@@ -193,6 +214,11 @@ func (a *API) validate(ctx *fasthttp.RequestCtx) error {
 type batchRequest struct {
 	Tokens          []optString `json:"tokens"`
 	CheckRevocation optBool     `json:"check_revocation"`
+	// DPoPProofs, optional, holds a proof per token (same order; "" or
+	// null for none); HTM and HTU are the request's, shared by all.
+	DPoPProofs []optString `json:"dpop_proofs"`
+	HTM        optString   `json:"htm"`
+	HTU        optString   `json:"htu"`
 }
 
 // validateBatch serves POST /token/validate/batch: one result per token, in
@@ -201,6 +227,8 @@ func (a *API) validateBatch(ctx *fasthttp.RequestCtx) error {
 	list := listPool.Get().(*[][]byte)
 	defer func() { *list = (*list)[:0]; listPool.Put(list) }()
 	tokens, check, hasTokens, ok := decodeBatchFast(ctx.PostBody(), *list)
+	var proofs []optString
+	var htm, htu string
 	if !ok {
 		var req batchRequest
 		if err := decodeBody(ctx.PostBody(), &req); err != nil {
@@ -214,6 +242,13 @@ func (a *API) validateBatch(ctx *fasthttp.RequestCtx) error {
 			tokens = append(tokens, []byte(tok.Value))
 		}
 		check = !req.CheckRevocation.Set || req.CheckRevocation.Value
+		proofs, htm, htu = req.DPoPProofs, req.HTM.Value, req.HTU.Value
+		if len(proofs) > len(req.Tokens) {
+			return requestError(ErrInvalidField, "dpop_proofs: at most one proof per token")
+		}
+		if len(proofs) > 0 && (htm == "" || htu == "") {
+			return requestError(ErrInvalidField, "htm, htu: required with dpop_proofs")
+		}
 	}
 	*list = tokens
 	if !hasTokens {
@@ -234,7 +269,11 @@ func (a *API) validateBatch(ctx *fasthttp.RequestCtx) error {
 			out = append(out, ',')
 		}
 		t.Reset()
-		v := a.check(tok, check, t)
+		var dp *dpopRequest
+		if i < len(proofs) && proofs[i].Value != "" {
+			dp = &dpopRequest{Proof: proofs[i].Value, HTM: htm, HTU: htu}
+		}
+		v := a.checkDPoP(a.check(tok, check, t), tok, t.Payload, dp)
 		counts[outcomeIndex(a.outcome(v))]++
 		out = appendVerdict(out, v)
 	}

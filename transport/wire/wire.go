@@ -37,7 +37,8 @@ type IssueRequest struct {
 // IssueResponse is the answer of POST /token.
 type IssueResponse struct {
 	AccessToken string `json:"access_token"`
-	// TokenType is always "bearer".
+	// TokenType is "bearer", or "DPoP" for a token bound to the key of
+	// the request's DPoP proof (RFC 9449).
 	TokenType string `json:"token_type"`
 	// ExpiresIn is the lifetime in seconds.
 	ExpiresIn int64  `json:"expires_in"`
@@ -51,6 +52,13 @@ type ValidateRequest struct {
 	// CheckRevocation false skips the revocation check (the server's
 	// default, when the member is absent, is true).
 	CheckRevocation bool `json:"check_revocation"`
+	// DPoPProof (RFC 9449), optional, is the DPoP proof the resource
+	// server received with the token; HTM and HTU are the method and URL
+	// it saw the request with (both required with a proof). A token
+	// bound to a key (cnf.jkt) is valid only with a proof by that key.
+	DPoPProof string `json:"dpop_proof,omitempty"`
+	HTM       string `json:"htm,omitempty"`
+	HTU       string `json:"htu,omitempty"`
 }
 
 // BatchValidateRequest is the body of POST /token/validate/batch.
@@ -58,6 +66,11 @@ type BatchValidateRequest struct {
 	Tokens []string `json:"tokens"`
 	// CheckRevocation is as in ValidateRequest.
 	CheckRevocation bool `json:"check_revocation"`
+	// DPoPProofs, optional, holds a DPoP proof per token, in order (""
+	// for none); HTM and HTU are as in ValidateRequest, shared by all.
+	DPoPProofs []string `json:"dpop_proofs,omitempty"`
+	HTM        string   `json:"htm,omitempty"`
+	HTU        string   `json:"htu,omitempty"`
 }
 
 // Validation is the answer of POST /token/validate, and one result of the

@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// dpopNodeModules installs e2e/testdata/dpop's locked npm packages (dpop,
+// jose) once per lock file into the user cache directory and returns the
+// path of a copy of client.mjs placed next to them.
+func dpopNodeModules(t *testing.T) string {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is required by the DPoP e2e test: %v", tool, err)
+		}
+	}
+	src := filepath.Join("testdata", "dpop")
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	pkg, lock, script := read("package.json"), read("package-lock.json"), read("client.mjs")
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	sum := sha256.Sum256(append(slices.Clone(pkg), lock...))
+	dir := filepath.Join(cache, "revocd-e2e", "dpop-"+hex.EncodeToString(sum[:8]))
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "dpop", "package.json")); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		tmp, err := os.MkdirTemp(filepath.Dir(dir), "install-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(tmp)
+		for name, b := range map[string][]byte{"package.json": pkg, "package-lock.json": lock} {
+			if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts")
+		cmd.Dir = tmp
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in %s: %v\n%s", tmp, err, out)
+		}
+		if err := os.Rename(tmp, dir); err != nil { // another run may have won
+			if _, statErr := os.Stat(dir); statErr != nil {
+				t.Fatalf("install %s: %v", dir, err)
+			}
+		}
+	}
+	f, err := os.CreateTemp(dir, "client-*.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(f.Name()) })
+	if _, err := f.Write(script); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return f.Name()
+}
+
+type dpopVerdict struct {
+	Status  int    `json:"status"`
+	Valid   bool   `json:"valid"`
+	Revoked bool   `json:"revoked"`
+	Message string `json:"message"`
+}
+
+type dpopAnswer struct {
+	Status          int               `json:"status"`
+	WWWAuthenticate string            `json:"wwwAuthenticate"`
+	Body            map[string]any    `json:"body"`
+	TokenType       string            `json:"tokenType"`
+	Cnf             map[string]string `json:"cnf"`
+	AccessCnf       map[string]string `json:"accessCnf"`
+	RefreshCnf      map[string]string `json:"refreshCnf"`
+	JTI             string            `json:"jti"`
+	Token           string            `json:"token"`
+}
+
+// TestDPoPWithNpmClient: a client using npm's dpop gets a DPoP-bound access
+// token (cnf.jkt checked independently with jose), and a resource server
+// validating it with the proof it received is told valid only for a fresh
+// proof by that key over its request; each refusal names its reason. A
+// bound refresh token refreshes only with a proof by the same key; the
+// bound token is revoked by jti like any other.
+func TestDPoPWithNpmClient(t *testing.T) {
+	script := dpopNodeModules(t)
+	n := startNode(t, "", cleanEnv())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script, n.URL)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("node client.mjs: %v\nstdout: %s\nstderr: %s\nrevocd log:\n%s", err, out, stderr, tail(n.log.String(), 40))
+	}
+	var rep struct {
+		JKT            string                 `json:"jkt"`
+		Issue          dpopAnswer             `json:"issue"`
+		Plain          dpopAnswer             `json:"plain"`
+		BadIssue       dpopAnswer             `json:"badIssue"`
+		Validate       map[string]dpopVerdict `json:"validate"`
+		RefreshCreate  dpopAnswer             `json:"refreshCreate"`
+		RefreshNoProof dpopAnswer             `json:"refreshNoProof"`
+		RefreshOther   dpopAnswer             `json:"refreshOtherKey"`
+		RefreshBound   dpopAnswer             `json:"refreshBound"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("report %s: %v", out, err)
+	}
+
+	if rep.Issue.Status != 200 || rep.Issue.TokenType != "DPoP" || rep.Issue.Cnf["jkt"] != rep.JKT || rep.JKT == "" {
+		t.Fatalf("bound issuance: %+v (jose jkt %q)", rep.Issue, rep.JKT)
+	}
+	if rep.Plain.Status != 200 || rep.Plain.TokenType != "bearer" || rep.Plain.Cnf != nil {
+		t.Fatalf("issuance without DPoP changed: %+v", rep.Plain)
+	}
+	if rep.BadIssue.Status != 400 || !strings.Contains(rep.BadIssue.WWWAuthenticate, `error="invalid_dpop_proof"`) ||
+		rep.BadIssue.Body["detail"] != "Invalid DPoP proof: DPoP proof htm does not match the request method" {
+		t.Fatalf("issuance with a bad proof: %+v", rep.BadIssue)
+	}
+
+	want := map[string]string{
+		"valid":      "Token is valid and not revoked",
+		"otherKey":   "Invalid DPoP proof: DPoP proof key does not match the token's cnf.jkt",
+		"replayed":   "Invalid DPoP proof: DPoP proof has been used before",
+		"wrongHtm":   "Invalid DPoP proof: DPoP proof htm does not match the request method",
+		"wrongHtu":   "Invalid DPoP proof: DPoP proof htu does not match the request URL",
+		"staleIat":   "Invalid DPoP proof: DPoP proof iat is outside the accepted window",
+		"missingAth": "Invalid DPoP proof: DPoP proof ath is missing or does not match the access token",
+		"noProof":    "DPoP proof required",
+	}
+	for name, msg := range want {
+		v, ok := rep.Validate[name]
+		if !ok || v.Status != 200 || v.Valid != (name == "valid") || v.Revoked || v.Message != msg {
+			t.Errorf("validate %s: %+v, want valid=%v %q", name, v, name == "valid", msg)
+		}
+	}
+
+	if rep.RefreshCreate.Status != 200 || rep.RefreshCreate.TokenType != "DPoP" || rep.RefreshCreate.RefreshCnf["jkt"] != rep.JKT || rep.RefreshCreate.AccessCnf["jkt"] != rep.JKT {
+		t.Fatalf("refresh create: %+v", rep.RefreshCreate)
+	}
+	if rep.RefreshNoProof.Status != 400 || rep.RefreshNoProof.Body["detail"] != "DPoP proof required" || !strings.HasPrefix(rep.RefreshNoProof.WWWAuthenticate, "DPoP ") {
+		t.Fatalf("refresh without proof: %+v", rep.RefreshNoProof)
+	}
+	if rep.RefreshOther.Status != 400 || rep.RefreshOther.Body["detail"] != "Invalid DPoP proof: DPoP proof key does not match the token's cnf.jkt" {
+		t.Fatalf("refresh with another key: %+v", rep.RefreshOther)
+	}
+	if rep.RefreshBound.Status != 200 || rep.RefreshBound.TokenType != "DPoP" || rep.RefreshBound.AccessCnf["jkt"] != rep.JKT {
+		t.Fatalf("refresh with the bound key: %+v", rep.RefreshBound)
+	}
+
+	// Revocation is unchanged: the bound token is revoked by jti.
+	n.revoke("revoke_jti", rep.Issue.JTI)
+	if v := n.validate(rep.Issue.Token); v["valid"] != false || v["revoked"] != true {
+		t.Fatalf("revoked bound token: %v", v)
+	}
+}

@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/revocd/revocd/crypto/dpop"
+)
+
+// proofKey makes ES256 DPoP proofs.
+type proofKey struct {
+	k   *ecdsa.PrivateKey
+	jwk map[string]string
+}
+
+func newProofKey(t *testing.T) *proofKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := k.PublicKey.ECDH()
+	raw := pub.Bytes()
+	enc := base64.RawURLEncoding.EncodeToString
+	return &proofKey{k: k, jwk: map[string]string{"kty": "EC", "crv": "P-256", "x": enc(raw[1:33]), "y": enc(raw[33:])}}
+}
+
+func (p *proofKey) jkt(t *testing.T) string {
+	b, _ := json.Marshal(p.jwk)
+	var k dpop.JWK
+	_ = json.Unmarshal(b, &k)
+	s, err := k.Thumbprint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var proofSeq int
+
+func (p *proofKey) proof(t *testing.T, htm, htu string, iat time.Time, ath string) string {
+	proofSeq++
+	enc := base64.RawURLEncoding.EncodeToString
+	h, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": p.jwk})
+	c := map[string]any{"jti": fmt.Sprintf("p-%d-%d", time.Now().UnixNano(), proofSeq), "htm": htm, "htu": htu, "iat": iat.Unix()}
+	if ath != "" {
+		c["ath"] = ath
+	}
+	cb, _ := json.Marshal(c)
+	in := enc(h) + "." + enc(cb)
+	d := sha256.Sum256([]byte(in))
+	r, s, err := ecdsa.Sign(rand.Reader, p.k, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := make([]byte, 64)
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	return in + "." + enc(sig)
+}
+
+func validateBody(tok, proof, htm, htu string) string {
+	b, _ := json.Marshal(map[string]string{"token": tok, "dpop_proof": proof, "htm": htm, "htu": htu})
+	return string(b)
+}
+
+// TestValidateDPoPBound: a token carrying cnf.jkt is valid only with a
+// fresh proof by that key, for the request the resource server saw, with
+// ath over the token; each refusal names its reason. Bearer tokens are
+// unaffected.
+func TestValidateDPoPBound(t *testing.T) {
+	f := newOracleFixture(t)
+	a := f.api(false)
+	key, other := newProofKey(t), newProofKey(t)
+	c := claimsFor("alice", "dpop-jti-1", f.now, f.now.Add(time.Hour))
+	c["cnf"] = map[string]string{"jkt": key.jkt(t)}
+	tok := sign(t, curSecret, "hs-current", c)
+	bearer := sign(t, curSecret, "hs-current", claimsFor("bob", "bearer-jti-1", f.now, f.now.Add(time.Hour)))
+	const htu = "https://rs.example/api/things"
+	ath := dpop.ATH(tok)
+	now := time.Now()
+	replayed := key.proof(t, "GET", htu, now, ath)
+
+	for _, tc := range []struct {
+		name, body string
+		valid      bool
+		message    string
+	}{
+		{"no proof", `{"token":"` + tok + `"}`, false, msgDPoPRequired},
+		{"valid", validateBody(tok, replayed, "GET", htu), true, msgValid},
+		{"valid, htu normalised", validateBody(tok, key.proof(t, "GET", "HTTPS://RS.example:443/api/things", now, ath), "GET", htu+"?x=1"), true, msgValid},
+		{"other key", validateBody(tok, other.proof(t, "GET", htu, now, ath), "GET", htu), false, msgDPoPPrefix + dpop.ErrKeyMismatch.Error()},
+		{"replayed", validateBody(tok, replayed, "GET", htu), false, msgDPoPPrefix + dpop.ErrReplay.Error()},
+		{"wrong htm", validateBody(tok, key.proof(t, "POST", htu, now, ath), "GET", htu), false, msgDPoPPrefix + dpop.ErrHTM.Error()},
+		{"wrong htu", validateBody(tok, key.proof(t, "GET", "https://evil.example/api/things", now, ath), "GET", htu), false, msgDPoPPrefix + dpop.ErrHTU.Error()},
+		{"stale iat", validateBody(tok, key.proof(t, "GET", htu, now.Add(-5*time.Minute), ath), "GET", htu), false, msgDPoPPrefix + dpop.ErrIat.Error()},
+		{"missing ath", validateBody(tok, key.proof(t, "GET", htu, now, ""), "GET", htu), false, msgDPoPPrefix + dpop.ErrATH.Error()},
+		{"bearer without proof", `{"token":"` + bearer + `"}`, true, msgValid},
+		{"bearer with proof", validateBody(bearer, key.proof(t, "GET", htu, now, dpop.ATH(bearer)), "GET", htu), true, msgValid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, a, "POST", "/token/validate", tc.body, "")
+			if r.StatusCode() != http.StatusOK {
+				t.Fatalf("status %d: %s", r.StatusCode(), r.Body())
+			}
+			var v verdictJSON
+			if err := json.Unmarshal(r.Body(), &v); err != nil {
+				t.Fatal(err)
+			}
+			if v.Valid != tc.valid || v.Message != tc.message {
+				t.Fatalf("got valid=%v %q, want %v %q", v.Valid, v.Message, tc.valid, tc.message)
+			}
+		})
+	}
+
+	t.Run("proof without htm", func(t *testing.T) {
+		r := do(t, a, "POST", "/token/validate", `{"token":"`+tok+`","dpop_proof":"x"}`, "")
+		if r.StatusCode() != http.StatusUnprocessableEntity {
+			t.Fatalf("status %d", r.StatusCode())
+		}
+	})
+
+	t.Run("batch", func(t *testing.T) {
+		body, _ := json.Marshal(map[string]any{
+			"tokens":      []string{tok, tok, bearer},
+			"dpop_proofs": []string{key.proof(t, "GET", htu, now, ath), ""},
+			"htm":         "GET", "htu": htu,
+		})
+		r := do(t, a, "POST", "/token/validate/batch", string(body), "")
+		var out struct{ Results []verdictJSON }
+		if err := json.Unmarshal(r.Body(), &out); err != nil || len(out.Results) != 3 {
+			t.Fatalf("%d %s", r.StatusCode(), r.Body())
+		}
+		if !out.Results[0].Valid || out.Results[1].Valid || out.Results[1].Message != msgDPoPRequired || !out.Results[2].Valid {
+			t.Fatalf("batch results %+v", out.Results)
+		}
+	})
+}
+
+// TestValidateDPoPRevokedStaysRevoked: a revoked bound token is reported
+// revoked (revocation is unchanged by DPoP).
+func TestValidateDPoPRevokedStaysRevoked(t *testing.T) {
+	f := newOracleFixture(t)
+	a := f.api(false)
+	key := newProofKey(t)
+	c := claimsFor("alice", revokedJTI, f.now, f.now.Add(time.Hour))
+	c["cnf"] = map[string]string{"jkt": key.jkt(t)}
+	tok := sign(t, curSecret, "hs-current", c)
+	r := do(t, a, "POST", "/token/validate", `{"token":"`+tok+`"}`, "")
+	var v verdictJSON
+	_ = json.Unmarshal(r.Body(), &v)
+	if v.Valid || !v.Revoked || !strings.Contains(v.Message, "revoked") {
+		t.Fatalf("%s", r.Body())
+	}
+}
