@@ -22,6 +22,11 @@ import (
 // It is accepted only in --dev mode.
 const SeedDefaultSecret = "your-secret-key-change-in-production"
 
+// DevClusterSecret is the public CLUSTER_SECRET of --dev nodes, so that
+// dev clusters converge with no trust setup. It is refused outside --dev:
+// a key announced under it is never trusted by a production node.
+const DevClusterSecret = "revocd-dev-cluster-secret-not-for-production"
+
 // ErrInvalid is wrapped by every validation error.
 var ErrInvalid = errors.New("config: invalid configuration")
 
@@ -89,6 +94,14 @@ type Config struct {
 	// resource server's in-process validator subscribes with one without
 	// holding an admin key.
 	FeedAPIKeys []string
+	// OAuthClients (OAUTH_CLIENTS) are the OAuth clients registered for
+	// /oauth2/introspect and /oauth2/revoke: client id to the SHA-256 of
+	// its secret.
+	OAuthClients map[string][32]byte
+	// PublicBaseURL (PUBLIC_BASE_URL) is the URL clients reach the API
+	// at, the issuer of the OAuth authorization server metadata (default:
+	// http(s)://LISTEN_ADDR).
+	PublicBaseURL string
 	// RefreshRotation (REFRESH_ROTATION) rotates refresh tokens on every
 	// refresh, with reuse detection.
 	RefreshRotation bool
@@ -133,6 +146,10 @@ type Config struct {
 	// ClusterTLSCA (CLUSTER_TLS_CA) is the PEM CA bundle peer
 	// certificates must chain to.
 	ClusterTLSCA string
+	// ClusterSecret (CLUSTER_SECRET) authenticates the nodes' event-key
+	// announcements: nodes sharing it trust each other's event-signing
+	// keys, each for its own NODE_ID only. Empty in --dev: DevClusterSecret.
+	ClusterSecret string
 	// EventTrustedKeys (EVENT_TRUSTED_KEYS) are other nodes'
 	// event-signature public keys (key_id=BASE64 and/or @file.json).
 	EventTrustedKeys string
@@ -289,6 +306,16 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	{"OAUTH_CLIENTS", "", "OAuth clients of /oauth2/introspect and /oauth2/revoke: comma list of client_id:SHA256HEX (hex SHA-256 of a random secret of at least 32 bytes) and/or @file.json", func(c *Config, v string) error {
+		m, err := parseOAuthClients(v)
+		c.OAuthClients = m
+		return err
+	}},
+	{"PUBLIC_BASE_URL", "", "URL clients reach the API at, the issuer of /.well-known/oauth-authorization-server (default: http://LISTEN_ADDR, https with TLS_CERT)", func(c *Config, v string) error {
+		u, err := parsePublicBaseURL(v)
+		c.PublicBaseURL = u
+		return err
+	}},
 	{"REFRESH_ROTATION", "true", "rotate refresh tokens on every refresh (reuse detection)", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		c.RefreshRotation = b
@@ -408,6 +435,13 @@ var settings = []setting{
 	{"CLUSTER_TLS_CERT", "", "PEM certificate for mutual TLS between nodes", func(c *Config, v string) error { c.ClusterTLSCert = v; return nil }},
 	{"CLUSTER_TLS_KEY", "", "PEM private key for mutual TLS between nodes", func(c *Config, v string) error { c.ClusterTLSKey = v; return nil }},
 	{"CLUSTER_TLS_CA", "", "PEM CA bundle that peer certificates must chain to", func(c *Config, v string) error { c.ClusterTLSCA = v; return nil }},
+	{"CLUSTER_SECRET", "", "shared secret (>= 32 chars) authenticating the nodes' event-key announcements; required outside --dev with CLUSTER_PEERS unless EVENT_TRUSTED_KEYS is set", func(c *Config, v string) error {
+		if v != "" && len(v) < 32 {
+			return fmt.Errorf("is %d characters, want at least 32 (e.g. `openssl rand -hex 32`)", len(v))
+		}
+		c.ClusterSecret = v
+		return nil
+	}},
 	{"EVENT_TRUSTED_KEYS", "", "event-signature public keys of other nodes: comma list of key_id=BASE64 and/or @file.json (the /events/keys format)", func(c *Config, v string) error {
 		for _, part := range strings.Split(v, ",") {
 			part = strings.TrimSpace(part)

@@ -135,6 +135,7 @@ func (c *Config) validate(lo loadOptions) error {
 		}
 		return Errorf(v, "TLS_CERT and TLS_KEY must be set together; %s is missing", v)
 	}
+	c.defaultPublicBaseURL()
 	if c.MaxAccessTTL < c.AccessTTL {
 		return Errorf("JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_MAX_ACCESS_TOKEN_EXPIRE_MINUTES must be >= JWT_ACCESS_TOKEN_EXPIRE_MINUTES")
 	}
@@ -157,6 +158,12 @@ func (c *Config) validate(lo loadOptions) error {
 	}
 	if len(c.JWTSecretKey) < 32 && c.JWTAlgorithm == "HS256" {
 		return insecuref("JWT_SECRET_KEY", "JWT_SECRET_KEY is shorter than 32 characters; set a longer JWT_SECRET_KEY")
+	}
+	if c.ClusterSecret == DevClusterSecret {
+		return insecuref("CLUSTER_SECRET", "CLUSTER_SECRET is the public --dev value; set CLUSTER_SECRET to a secret of your own (e.g. `openssl rand -hex 32`), the same on every node")
+	}
+	if len(c.ClusterPeers) > 0 && c.ClusterSecret == "" && c.EventTrustedKeys == "" {
+		return insecuref("CLUSTER_SECRET", "CLUSTER_PEERS is set but the nodes cannot trust each other's events: set CLUSTER_SECRET (e.g. `openssl rand -hex 32`) to the same value on every node")
 	}
 	if len(c.AdminAPIKeys) == 0 {
 		return insecuref("ADMIN_API_KEYS", "ADMIN_API_KEYS is empty; set ADMIN_API_KEYS to one or more comma-separated keys or run with --dev")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,12 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/revocd/revocd/actors/cluster"
 	"github.com/revocd/revocd/config"
+	"github.com/revocd/revocd/crypto/eventsig"
 	"github.com/revocd/revocd/persistence/sqlitestore"
 	"github.com/revocd/revocd/revocation"
 	"github.com/revocd/revocd/transport/wire"
@@ -32,6 +35,9 @@ type clusterOptions struct {
 	Peers []cluster.Peer
 	// TLS is the remoting's mutual TLS (CLUSTER_TLS_*); nil: plaintext.
 	TLS *tls.Config
+	// Secret is CLUSTER_SECRET (config.DevClusterSecret in --dev when
+	// unset); empty: no key announcements, trust only EVENT_TRUSTED_KEYS.
+	Secret []byte
 }
 
 // clusterOptionsOf takes the cluster settings from cfg, loading the TLS
@@ -45,7 +51,11 @@ func clusterOptionsOf(cfg *config.Config) (clusterOptions, error) {
 	for i, p := range cfg.ClusterPeers {
 		peers[i] = cluster.Peer{ID: p.ID, Addr: p.Addr}
 	}
-	return clusterOptions{NodeID: cfg.NodeID, Listen: cfg.ClusterListen, Peers: peers, TLS: tlsCfg}, nil
+	secret := cfg.ClusterSecret
+	if secret == "" && cfg.Dev {
+		secret = config.DevClusterSecret
+	}
+	return clusterOptions{NodeID: cfg.NodeID, Listen: cfg.ClusterListen, Peers: peers, TLS: tlsCfg, Secret: []byte(secret)}, nil
 }
 
 // clusterDeps are what the cluster layer needs from the node.
@@ -60,6 +70,11 @@ type clusterDeps struct {
 	Ingest   cluster.Ingester
 	Log      *slog.Logger
 	Registry *prometheus.Registry
+	// Verifier is the intake's event verifier: peers' announced keys are
+	// trusted in it, each for its node's events only.
+	Verifier *eventsig.Verifier
+	// Signer is this node's event-signing key, announced to peers.
+	Signer *eventsig.Signer
 }
 
 // clusterNode is the running cluster layer of a node.
@@ -159,14 +174,53 @@ func startCluster(ctx context.Context, d clusterDeps) (clusterNode, error) {
 	if len(o.Peers) == 0 {
 		d.Log.Warn("CLUSTER_LISTEN is set but CLUSTER_PEERS is empty: this node only answers peers that are not configured, i.e. none")
 	}
-	n, err := cluster.Start(ctx, cluster.Config{
+	ccfg := cluster.Config{
 		NodeID: o.NodeID, Peers: o.Peers, Engine: d.Engine, Store: d.Store, Ingest: d.Ingest,
 		TLS: o.TLS, Logger: d.Log, Registry: d.Registry,
-	})
+	}
+	if err := announceTrust(&ccfg, o, d); err != nil {
+		return nil, err
+	}
+	n, err := cluster.Start(ctx, ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("server: start cluster: %w", err)
 	}
 	return &multiNode{n: n}, nil
+}
+
+// announceTrust makes the node announce its event-signing key to its
+// peers, sealed with CLUSTER_SECRET, and trust each peer's announced key
+// for that peer's events only (a no-op without a secret).
+func announceTrust(c *cluster.Config, o clusterOptions, d clusterDeps) error {
+	if len(o.Secret) == 0 || d.Signer == nil || d.Verifier == nil {
+		return nil
+	}
+	a, err := eventsig.SealAnnouncement(o.Secret, eventsig.Announcement{
+		NodeID: o.NodeID, KeyID: d.Signer.KeyID(), Pub: d.Signer.PublicKey(), IssuedAt: time.Now().Unix(),
+	})
+	if err != nil {
+		return fmt.Errorf("server: cluster key announcement: %w", err)
+	}
+	c.Announcement = a
+	secret, v, log := o.Secret, d.Verifier, d.Log
+	c.TrustAnnouncement = func(data []byte, allowed func(string) bool) (string, error) {
+		an, err := eventsig.OpenAnnouncement(secret, data)
+		if err != nil {
+			return "", err
+		}
+		if !allowed(an.NodeID) {
+			return an.NodeID, fmt.Errorf("%w: node %q is not a configured peer or not the connection's certificate's node", eventsig.ErrBadAnnouncement, an.NodeID)
+		}
+		if v.TrustsNode(an.NodeID, an.KeyID) && bytes.Equal(v.NodeKey(an.NodeID, an.KeyID), an.Pub) {
+			return an.NodeID, nil
+		}
+		if err := v.TrustNode(an.NodeID, an.KeyID, an.Pub); err != nil {
+			return an.NodeID, err
+		}
+		log.Info("trusting peer event key", "peer", an.NodeID, "key_id", an.KeyID)
+		return an.NodeID, nil
+	}
+	return nil
 }
 
 // multiNode adapts cluster.Node to clusterNode.
@@ -183,7 +237,7 @@ func (m *multiNode) Broadcast(events []revocation.Event) { m.n.Broadcast(events)
 func (m *multiNode) Status() map[string]wire.Check {
 	out := map[string]wire.Check{}
 	for _, s := range m.n.Status() {
-		out["peer:"+s.ID] = wire.Check{OK: s.Settled, Detail: s.Detail()}
+		out["peer:"+s.ID] = wire.Check{OK: s.Settled && s.Problem == "", Detail: s.Detail()}
 	}
 	return out
 }

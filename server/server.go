@@ -118,6 +118,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	}
 	cluster, err := startCluster(ctx, clusterDeps{
 		Options: clusterOpts, Engine: engine, Store: store, Ingest: in, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
+		Verifier: eventVerifier, Signer: sec.signer,
 	})
 	if err != nil {
 		return err
@@ -161,6 +162,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	api, err := httpapi.New(httpapi.Deps{
 		Options: httpapi.Options{
 			Dev: cfg.Dev, AdminAPIKeys: cfg.AdminAPIKeys, RequestTimeout: cfg.RequestTimeout,
+			OAuthClients: cfg.OAuthClients, PublicBaseURL: cfg.PublicBaseURL,
 			AccessTTL: cfg.AccessTTL, MaxAccessTTL: cfg.MaxAccessTTL, Leeway: cfg.Leeway,
 			PublishWait: cfg.PublishWait, MaxBatchTokens: cfg.MaxBatchTokens,
 			RateLimitPerSecond: cfg.RateLimitPerSecond, RateLimitBurst: cfg.RateLimitBurst,

@@ -99,6 +99,18 @@ type Config struct {
 	// peer to ResendBudget events per interval; half the sync interval
 	// leaves a peer's periodic Hellos, jitter included, unsuppressed.
 	ResendInterval time.Duration
+	// Announcement, when set, is this node's sealed event-key announcement
+	// (eventsig.SealAnnouncement): it is sent to each peer with every
+	// Hello.
+	Announcement []byte
+	// TrustAnnouncement, when set, checks a peer's sealed announcement
+	// (its MAC under the cluster secret) and, if allowed accepts the
+	// announced node id, trusts the announced key for that node's events
+	// only. It returns the announced node id (when it could be read) and
+	// an error if the key is not trusted. allowed accepts only configured
+	// peers and, with TLS, only the node the connection's certificate
+	// names. It runs on the replicator's goroutine and must not block.
+	TrustAnnouncement func(data []byte, allowed func(nodeID string) bool) (string, error)
 }
 
 func (c *Config) validate() error {

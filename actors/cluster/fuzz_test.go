@@ -65,7 +65,7 @@ func FuzzReceiverEnvelope(f *testing.F) {
 			return
 		}
 		for _, m := range env.GetMessages() {
-			r.deliver(&env, m, "fuzz")
+			r.deliver(&env, m, "fuzz", nil)
 		}
 	})
 }

@@ -156,7 +156,7 @@ func TestRemoteInputRefused(t *testing.T) {
 			env, msg := helloEnvelope(a.node.PID().ID, hello)
 			tc.spoil(env, msg)
 			before := a.metric("revocd_cluster_messages_rejected_total", "reason", tc.reason)
-			r.deliver(env, msg, "test")
+			r.deliver(env, msg, "test", nil)
 			if got := a.metric("revocd_cluster_messages_rejected_total", "reason", tc.reason); got != before+1 {
 				t.Fatalf("%s counted %v times, want 1", tc.reason, got-before)
 			}
@@ -165,7 +165,7 @@ func TestRemoteInputRefused(t *testing.T) {
 	// The intact envelope is delivered (the replicator ignores mallory);
 	// had any spoiled one been, it would have been counted before it.
 	env, msg := helloEnvelope(a.node.PID().ID, hello)
-	r.deliver(env, msg, "test")
+	r.deliver(env, msg, "test", nil)
 	eventually(t, 5*time.Second, "intact envelope delivered", func() bool {
 		return a.metric("revocd_cluster_messages_rejected_total", "reason", "unknown_peer") >= 1
 	})

@@ -28,6 +28,10 @@ type peer struct {
 	// queued counts batches handed to the child for ingest and not yet
 	// reported back (bounded by ingestQueue).
 	queued int
+	// problem, when set, is why the peer's events or key are refused
+	// (see trust.go); warned holds the problems already logged.
+	problem string
+	warned  map[string]bool
 }
 
 func newPeer(p Peer) *peer {

@@ -27,6 +27,9 @@ import (
 var (
 	batchType = string((&remote.EventBatch{}).ProtoReflect().Descriptor().FullName())
 	helloType = string((&remote.Hello{}).ProtoReflect().Descriptor().FullName())
+	// announceType is a node's key announcement: its data is the sealed
+	// announcement itself (eventsig.SealAnnouncement), not a protobuf.
+	announceType = "revocd.remote.KeyAnnouncement"
 )
 
 // Reasons a receiver refuses a frame or message
@@ -126,7 +129,7 @@ func (r *receiver) server() (*drpcserver.Server, error) {
 // Receive implements hremote.DRPCRemoteServer: it serves one connection's
 // stream until it ends or a frame is refused.
 func (r *receiver) Receive(stream hremote.DRPCRemote_ReceiveStream) error {
-	from := remoteAddr(stream.Context())
+	from, names := remoteAddr(stream.Context())
 	for {
 		env, err := stream.Recv()
 		if err != nil {
@@ -139,13 +142,13 @@ func (r *receiver) Receive(stream hremote.DRPCRemote_ReceiveStream) error {
 			return fmt.Errorf("cluster: receive from %s: %w", from, err)
 		}
 		for _, msg := range env.GetMessages() {
-			r.deliver(env, msg, from)
+			r.deliver(env, msg, from, names)
 		}
 	}
 }
 
 // deliver checks, decodes and hands one message to the replicator.
-func (r *receiver) deliver(env *hremote.Envelope, msg *hremote.Message, from string) {
+func (r *receiver) deliver(env *hremote.Envelope, msg *hremote.Message, from string, names []string) {
 	if msg == nil {
 		return
 	}
@@ -173,14 +176,16 @@ func (r *receiver) deliver(env *hremote.Envelope, msg *hremote.Message, from str
 			r.refuse(rejectBatchTooLarge, from, len(msg.GetData()), fmt.Errorf("%d events", len(b.GetEvents())))
 			return
 		}
-		r.engine.SendLocal(r.self, batchReceived{batch: b, from: from}, nil)
+		r.engine.SendLocal(r.self, batchReceived{batch: b, from: from, names: names}, nil)
 	case helloType:
 		h := &remote.Hello{}
 		if err := h.UnmarshalVT(msg.GetData()); err != nil {
 			r.refuse(rejectMalformed, from, len(msg.GetData()), err)
 			return
 		}
-		r.engine.SendLocal(r.self, helloReceived{hello: h, from: from}, nil)
+		r.engine.SendLocal(r.self, helloReceived{hello: h, from: from, names: names}, nil)
+	case announceType:
+		r.engine.SendLocal(r.self, announceReceived{data: append([]byte(nil), msg.GetData()...), from: from, names: names}, nil)
 	default:
 		r.refuse(rejectUnknownType, from, len(msg.GetData()), fmt.Errorf("type %q", tname))
 	}
@@ -197,21 +202,34 @@ func isOverflow(err error) bool {
 }
 
 // remoteAddr returns the address of the stream's connection, with the TLS
-// client certificate's subject when there is one.
-func remoteAddr(ctx context.Context) string {
+// client certificate's subject when there is one, and the names the
+// certificate is valid for (DNS and IP SANs, and its CN): nil without TLS.
+func remoteAddr(ctx context.Context) (string, []string) {
 	tr, ok := drpcctx.Transport(ctx)
 	if !ok {
-		return "unknown"
+		return "unknown", nil
 	}
 	c, ok := tr.(net.Conn)
 	if !ok {
-		return "unknown"
+		return "unknown", nil
 	}
 	addr := c.RemoteAddr().String()
+	var names []string
 	if tc, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-			addr += " (" + certs[0].Subject.String() + ")"
+			cert := certs[0]
+			addr += " (" + cert.Subject.String() + ")"
+			names = append(names, cert.DNSNames...)
+			for _, ip := range cert.IPAddresses {
+				names = append(names, ip.String())
+			}
+			if cert.Subject.CommonName != "" {
+				names = append(names, cert.Subject.CommonName)
+			}
+			if names == nil {
+				names = []string{}
+			}
 		}
 	}
-	return addr
+	return addr, names
 }

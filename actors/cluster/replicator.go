@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -16,17 +17,19 @@ type (
 	tick struct{}
 	// helloReceived is a Hello as the receiver delivers it, with the
 	// connection it came on: its remote address and, with TLS, the client
-	// certificate's subject. Nothing binds the Hello's NodeId to that
-	// connection yet; from is for logs.
+	// certificate's subject and names. With TLS, the Hello's NodeId must
+	// be named by the certificate (see bound); from is for logs.
 	helloReceived struct {
 		hello *remote.Hello
 		from  string
+		names []string // the TLS certificate's names; nil without TLS
 	}
 	// batchReceived is an EventBatch as the receiver delivers it (see
 	// helloReceived).
 	batchReceived struct {
 		batch *remote.EventBatch
 		from  string
+		names []string
 	}
 	// probeDone reports a reconnect probe of a disconnected peer.
 	probeDone struct {
@@ -70,6 +73,8 @@ type replState struct {
 	// scanning is set while a scanStore runs; rescan asks for another one
 	// after it (an Ingest failed meanwhile).
 	scanning, rescan bool
+	// warnedFrom holds the refusals already logged (warnFrom).
+	warnedFrom map[string]bool
 }
 
 // replicator is the actor peers send EventBatch and Hello to. It owns the
@@ -102,9 +107,11 @@ func (r *replicator) Receive(c *actor.Context) {
 	case tick:
 		r.onTick(c, now)
 	case helloReceived:
-		r.onHello(c, m.hello, m.from, now)
+		r.onHello(c, m.hello, m.from, m.names, now)
 	case batchReceived:
-		r.onBatch(c, m.batch, m.from, now)
+		r.onBatch(c, m.batch, m.from, m.names, now)
+	case announceReceived:
+		r.onAnnounce(m)
 	case sendFailed:
 		r.onSendFailed(m)
 	case probeDone:
@@ -201,11 +208,10 @@ func (r *replicator) onScan(c *actor.Context, m scanDone, now time.Time) {
 // A round is resent only to the configured address of the peer the Hello
 // names, and at most once per ResendInterval unless it continues a
 // catch-up (see peerWorker): a Hello can claim any NodeId.
-func (r *replicator) onHello(c *actor.Context, h *remote.Hello, from string, now time.Time) {
+func (r *replicator) onHello(c *actor.Context, h *remote.Hello, from string, names []string, now time.Time) {
 	n, s := r.n, r.s
-	p := s.byID[h.GetNodeId()]
+	p := r.peerOf(h.GetNodeId(), from, names)
 	if p == nil {
-		r.reject("unknown_peer", h.GetNodeId(), from)
 		return
 	}
 	fresh := r.markSeen(p, now)
@@ -220,11 +226,10 @@ func (r *replicator) onHello(c *actor.Context, h *remote.Hello, from string, now
 
 // onBatch drops the events of a peer's batch this node holds or is
 // ingesting already and hands the rest to the peer's worker.
-func (r *replicator) onBatch(c *actor.Context, b *remote.EventBatch, from string, now time.Time) {
+func (r *replicator) onBatch(c *actor.Context, b *remote.EventBatch, from string, names []string, now time.Time) {
 	n, s := r.n, r.s
-	p := s.byID[b.GetNodeId()]
+	p := r.peerOf(b.GetNodeId(), from, names)
 	if p == nil {
-		r.reject("unknown_peer", b.GetNodeId(), from)
 		return
 	}
 	if r.markSeen(p, now) {
@@ -292,6 +297,7 @@ func (r *replicator) onIngested(c *actor.Context, m ingested, now time.Time) {
 	for i := range m.events {
 		r.unpend(&m.events[i])
 	}
+	r.noteIngest(p, len(m.events), m.err)
 	if m.err == nil {
 		s.have.addCommitted(m.events)
 	} else {
@@ -342,6 +348,7 @@ func (r *replicator) onProbe(m probeDone, now time.Time) {
 }
 
 func (r *replicator) sendHello(p *peer, reply bool, now time.Time) {
+	r.sendAnnouncement(p)
 	r.n.senders[p.id].send(outMsg{hello: &remote.Hello{NodeId: r.n.cfg.NodeID, Have: r.s.have.digest(), Reply: reply}})
 	p.lastHello = now
 }
@@ -392,7 +399,7 @@ func (r *replicator) publish() {
 	snap := &snapshot{peers: make([]peerSnapshot, len(r.s.peers))}
 	for i, p := range r.s.peers {
 		ps := peerSnapshot{
-			status: PeerStatus{ID: p.id, Addr: p.addr, Connected: p.connected, Settled: p.settled, LastSeen: p.lastSeen},
+			status: PeerStatus{ID: p.id, Addr: p.addr, Connected: p.connected, Settled: p.settled, LastSeen: p.lastSeen, Problem: p.problem},
 			digest: p.theirHave,
 		}
 		if p.theirHave != nil {
@@ -401,6 +408,25 @@ func (r *replicator) publish() {
 		snap.peers[i] = ps
 	}
 	r.n.snap.Store(snap)
+}
+
+// peerOf returns the configured peer a message names, nil (counted and
+// logged) if none is configured with that NODE_ID or, with TLS, the
+// connection's certificate does not name it.
+func (r *replicator) peerOf(nodeID, from string, names []string) *peer {
+	p := r.s.byID[nodeID]
+	if p == nil {
+		r.reject("unknown_peer", nodeID, from)
+		r.warnFrom("message from a node not in CLUSTER_PEERS ignored", from, nodeID, nil,
+			"list the node in CLUSTER_PEERS with the NODE_ID it runs with")
+		return nil
+	}
+	if !bound(p, names) {
+		r.reject("identity_mismatch", nodeID, from)
+		r.warnOnce(p, problemIdentity, from, errors.New("the connection's certificate does not name this node"))
+		return nil
+	}
+	return p
 }
 
 func (r *replicator) reject(reason, nodeID, from string) {

@@ -37,6 +37,8 @@ const (
 type outMsg struct {
 	batch *remote.EventBatch
 	hello *remote.Hello
+	// announce is this node's sealed key announcement (Config.Announcement).
+	announce []byte
 }
 
 // sendFailed reports to the replicator that the connection to a peer
@@ -76,7 +78,7 @@ type encoded struct {
 }
 
 // sendTypes are the type names of the frames' messages.
-var sendTypes = []string{batchType, helloType}
+var sendTypes = []string{batchType, helloType, announceType}
 
 func newSender(p *peer, self *actor.PID, tlsCfg *tls.Config, e *actor.Engine, log *slog.Logger) *sender {
 	return &sender{
@@ -189,6 +191,8 @@ func encode(m outMsg) (*encoded, error) {
 	case m.hello != nil:
 		b, err := m.hello.MarshalVT()
 		return &encoded{typ: 1, data: b}, err
+	case m.announce != nil:
+		return &encoded{typ: 2, data: m.announce}, nil
 	}
 	return nil, errors.New("empty message")
 }

@@ -17,6 +17,10 @@ type PeerStatus struct {
 	Lag uint64
 	// LastSeen is when the last message from the peer arrived (zero: never).
 	LastSeen time.Time
+	// Problem, when set, is why the peer's events or key announcement are
+	// refused ("untrusted key", "bad signature", "certificate does not
+	// name the node"): the peer is not ok.
+	Problem string
 }
 
 // Detail renders the status for /ready, e.g. "connected, lag=0 events".
@@ -29,6 +33,9 @@ func (s PeerStatus) Detail() string {
 		state = "disconnected (never seen)"
 	case !s.Connected:
 		state = fmt.Sprintf("disconnected (last seen %s ago)", time.Since(s.LastSeen).Round(time.Second))
+	}
+	if s.Problem != "" {
+		return fmt.Sprintf("%s, lag=%d events, events refused: %s", state, s.Lag, s.Problem)
 	}
 	return fmt.Sprintf("%s, lag=%d events", state, s.Lag)
 }

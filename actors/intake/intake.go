@@ -109,10 +109,35 @@ func (r *Ingested) AsError() error {
 			parts = append(parts, fmt.Sprintf("%d %s", n, reason))
 		}
 		slices.Sort(parts)
-		return fmt.Errorf("%w: %s", ErrDropped, strings.Join(parts, ", "))
+		reasons := make([]string, 0, len(r.Dropped))
+		for reason := range r.Dropped {
+			reasons = append(reasons, string(reason))
+		}
+		slices.Sort(reasons)
+		return &DroppedError{reasons: reasons, msg: strings.Join(parts, ", "), Applied: r.Applied}
 	}
 	return nil
 }
+
+// DroppedError is AsError's error when events were refused: it wraps
+// ErrDropped and names the drop reasons, so that a source (a cluster peer)
+// can report why its events are refused.
+type DroppedError struct {
+	reasons []string
+	msg     string
+	// Applied is the number of the call's other events made durable.
+	Applied int
+}
+
+// Error implements error.
+func (e *DroppedError) Error() string { return ErrDropped.Error() + ": " + e.msg }
+
+// Unwrap returns ErrDropped.
+func (e *DroppedError) Unwrap() error { return ErrDropped }
+
+// Reasons returns the distinct drop reasons (eventsig.DropReason values),
+// sorted.
+func (e *DroppedError) Reasons() []string { return slices.Clone(e.reasons) }
 
 // Options configures the intake actor. Origin, Verifier, Replay, Index,
 // Audit and Registerer are required.

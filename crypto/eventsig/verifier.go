@@ -14,9 +14,11 @@ import (
 // It caches verified batch roots so that verifying the other events of a
 // batch costs only hashes. A Verifier is safe for concurrent use.
 type Verifier struct {
-	mu    sync.RWMutex
-	keys  map[string]*trustedKey
-	cache *rootCache
+	mu   sync.RWMutex
+	keys map[string]*trustedKey
+	// nodeKeys are keys trusted for one origin only (TrustNode).
+	nodeKeys map[nodeKey]*trustedKey
+	cache    *rootCache
 }
 
 type trustedKey struct {
@@ -36,22 +38,29 @@ func newVerifier(cacheSize int) *Verifier {
 // ErrInvalidKey. Replacing a key invalidates nothing else: cached roots are
 // bound to the exact public key.
 func (v *Verifier) Trust(keyID string, pub []byte) error {
-	if err := checkKeyID(keyID); err != nil {
+	k, err := parseTrusted(keyID, pub)
+	if err != nil {
 		return err
 	}
-	if len(pub) != mldsa65.PublicKeySize {
-		return fmt.Errorf("%w: public key is %d bytes, want %d", ErrInvalidKey, len(pub), mldsa65.PublicKeySize)
-	}
-	var pk mldsa65.PublicKey
-	if err := pk.UnmarshalBinary(pub); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidKey, err)
-	}
-	raw := append([]byte(nil), pub...)
-	k := &trustedKey{pub: &pk, raw: raw, fp: sha256.Sum256(raw)}
 	v.mu.Lock()
 	v.keys[keyID] = k
 	v.mu.Unlock()
 	return nil
+}
+
+func parseTrusted(keyID string, pub []byte) (*trustedKey, error) {
+	if err := checkKeyID(keyID); err != nil {
+		return nil, err
+	}
+	if len(pub) != mldsa65.PublicKeySize {
+		return nil, fmt.Errorf("%w: public key is %d bytes, want %d", ErrInvalidKey, len(pub), mldsa65.PublicKeySize)
+	}
+	var pk mldsa65.PublicKey
+	if err := pk.UnmarshalBinary(pub); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
+	}
+	raw := append([]byte(nil), pub...)
+	return &trustedKey{pub: &pk, raw: raw, fp: sha256.Sum256(raw)}, nil
 }
 
 // Keys returns a copy of the trusted public keys by key id.
@@ -80,7 +89,10 @@ func (v *Verifier) Verify(e *revocation.Event) error {
 		return fmt.Errorf("%w: alg %q, want %q", ErrBadSignature, e.Alg, revocation.SigAlg)
 	}
 	v.mu.RLock()
-	k := v.keys[e.KeyID]
+	k := v.nodeKeys[nodeKey{e.Origin, e.KeyID}]
+	if k == nil {
+		k = v.keys[e.KeyID]
+	}
 	v.mu.RUnlock()
 	if k == nil {
 		return fmt.Errorf("%w: key id %q", ErrUnknownKey, e.KeyID)
