@@ -187,8 +187,11 @@ func (a *API) routes() []route {
 		{"/token/refresh/create", http.MethodPost, true, a.refreshCreate, true},
 		{"/token/refresh", http.MethodPost, false, a.refresh, true},
 		{"/token/refresh/revoke", http.MethodPost, false, a.refreshRevoke, true},
-		{"/oauth2/revoke", http.MethodPost, true, a.oauthRevoke, true},
-		{"/oauth2/introspect", http.MethodPost, true, a.oauthIntrospect, false},
+		// The OAuth endpoints take an admin key or a registered client's
+		// credentials (oauthAuthenticate).
+		{"/oauth2/revoke", http.MethodPost, false, a.oauthRevoke, true},
+		{"/oauth2/introspect", http.MethodPost, false, a.oauthIntrospect, false},
+		{"/.well-known/oauth-authorization-server", http.MethodGet, false, a.oauthMetadata, false},
 		{"/revocations", http.MethodGet, true, a.feed, false},
 		{"/events/keys", http.MethodGet, false, a.eventKeys, false},
 		// Feed routes check an admin or a read-only FEED_API_KEYS key

@@ -33,6 +33,9 @@ func formToken(ctx *fasthttp.RequestCtx) ([]byte, error) {
 // token is revoked by jti (refresh tokens also in the audit log's
 // refresh-token state).
 func (a *API) oauthRevoke(ctx *fasthttp.RequestCtx) error {
+	if !a.oauthAuthenticate(ctx) {
+		return nil
+	}
 	raw, err := formToken(ctx)
 	if err != nil {
 		return err
@@ -79,6 +82,9 @@ func (a *API) refreshActive(ctx context.Context, t *token.Token) (bool, error) {
 // claims for a valid, unrevoked token (for a refresh token: the live one of
 // its family); {"active": false} otherwise.
 func (a *API) oauthIntrospect(ctx *fasthttp.RequestCtx) error {
+	if !a.oauthAuthenticate(ctx) {
+		return nil
+	}
 	raw, err := formToken(ctx)
 	if err != nil {
 		return err

@@ -20,6 +20,14 @@ type Options struct {
 	// "Authorization: Bearer <key>" on admin endpoints. None: admin
 	// endpoints answer 401 (unless Dev).
 	AdminAPIKeys []string
+	// OAuthClients (OAUTH_CLIENTS) are the registered OAuth clients of
+	// /oauth2/introspect and /oauth2/revoke: client id to the SHA-256 of
+	// its secret. Not modified after New.
+	OAuthClients map[string][32]byte
+	// PublicBaseURL (PUBLIC_BASE_URL) is the URL clients reach the API
+	// at, without a trailing slash: the issuer of the authorization server
+	// metadata. Empty: no metadata document (404).
+	PublicBaseURL string
 	// RequestTimeout (REQUEST_TIMEOUT_MS) bounds a request's round trip
 	// to the issuer or revocation actor (503 beyond).
 	RequestTimeout time.Duration
@@ -68,6 +76,11 @@ func (o *Options) validate() error {
 		return bad("RateLimitPerSecond", "%v, want >= 0", o.RateLimitPerSecond)
 	case o.RateLimitPerSecond > 0 && o.RateLimitBurst < 1:
 		return bad("RateLimitBurst", "%d, want >= 1 when RateLimitPerSecond is set", o.RateLimitBurst)
+	}
+	for id := range o.OAuthClients {
+		if id == "" {
+			return bad("OAuthClients", "a client id is empty")
+		}
 	}
 	for i, k := range o.AdminAPIKeys {
 		if k == "" {

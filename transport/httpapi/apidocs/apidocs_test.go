@@ -474,8 +474,8 @@ func TestRequestSchemas(t *testing.T) {
 		{"POST", "/token/refresh", "application/json", []field{
 			req("refresh_token", "string"), req("client_binding", "string"), opt("client_public_key", "string"),
 		}},
-		{"POST", "/oauth2/revoke", "application/x-www-form-urlencoded", []field{req("token", "string"), opt("token_type_hint", "string")}},
-		{"POST", "/oauth2/introspect", "application/x-www-form-urlencoded", []field{req("token", "string"), opt("token_type_hint", "string")}},
+		{"POST", "/oauth2/revoke", "application/x-www-form-urlencoded", []field{req("token", "string"), opt("token_type_hint", "string"), opt("client_id", "string"), opt("client_secret", "string")}},
+		{"POST", "/oauth2/introspect", "application/x-www-form-urlencoded", []field{req("token", "string"), opt("token_type_hint", "string"), opt("client_id", "string"), opt("client_secret", "string")}},
 	}
 	for _, tc := range tests {
 		name := tc.method + " " + tc.path
