@@ -182,6 +182,15 @@ func TestAuthorizationServerMetadata(t *testing.T) {
 		!slices.Equal(m.DPoPAlgs, DPoPAlgs) || m.ResponseTypes == nil {
 		t.Fatalf("metadata %s", resp.Body())
 	}
+	// The issuer is configuration, never the request's Host.
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod(http.MethodGet)
+	ctx.Request.SetRequestURI("http://evil.example/.well-known/oauth-authorization-server")
+	ctx.Request.Header.Set("X-Forwarded-Host", "evil.example")
+	a.Handler()(&ctx)
+	if body := string(ctx.Response.Body()); ctx.Response.StatusCode() != 200 || strings.Contains(body, "evil") || !strings.Contains(body, `"issuer":"`+base+`"`) {
+		t.Fatalf("with Host evil.example: %d %s", ctx.Response.StatusCode(), body)
+	}
 	b := newTestAPI(t, Deps{Options: Options{}, Index: index.New(index.Options{})})
 	if resp := serveOAuth(b, http.MethodGet, "/.well-known/oauth-authorization-server", "", "", ""); resp.StatusCode() != 404 {
 		t.Fatalf("without PublicBaseURL: status %d, want 404", resp.StatusCode())
