@@ -54,11 +54,7 @@ func (a *API) requestURLs(ctx *fasthttp.RequestCtx) []string {
 	if ctx.IsTLS() {
 		scheme = "https"
 	}
-	urls := []string{scheme + "://" + string(ctx.Host()) + path}
-	if a.cfg.PublicBaseURL != "" {
-		urls = append(urls, a.cfg.PublicBaseURL+path)
-	}
-	return urls
+	return []string{scheme + "://" + string(ctx.Host()) + path}
 }
 
 // verifyProof checks proof for method and any of urls (with ath for
