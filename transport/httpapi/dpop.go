@@ -54,7 +54,11 @@ func (a *API) requestURLs(ctx *fasthttp.RequestCtx) []string {
 	if ctx.IsTLS() {
 		scheme = "https"
 	}
-	return []string{scheme + "://" + string(ctx.Host()) + path}
+	urls := []string{scheme + "://" + string(ctx.Host()) + path}
+	if a.cfg.PublicBaseURL != "" {
+		urls = append(urls, a.cfg.PublicBaseURL+path)
+	}
+	return urls
 }
 
 // verifyProof checks proof for method and any of urls (with ath for
