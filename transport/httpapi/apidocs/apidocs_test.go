@@ -463,8 +463,8 @@ func TestRequestSchemas(t *testing.T) {
 		{"POST", "/token", "application/json", []field{
 			req("subject", "string"), opt("expires_minutes", "integer"), opt("additional_claims", "object"),
 		}},
-		{"POST", "/token/validate", "application/json", []field{req("token", "string"), opt("check_revocation", "boolean")}},
-		{"POST", "/token/validate/batch", "application/json", []field{req("tokens", "array"), opt("check_revocation", "boolean")}},
+		{"POST", "/token/validate", "application/json", []field{req("token", "string"), opt("check_revocation", "boolean"), opt("dpop_proof", "string"), opt("htm", "string"), opt("htu", "string")}},
+		{"POST", "/token/validate/batch", "application/json", []field{req("tokens", "array"), opt("check_revocation", "boolean"), opt("dpop_proofs", "array"), opt("htm", "string"), opt("htu", "string")}},
 		{"POST", "/revoke", "application/json", []field{
 			req("type", "string"), req("value", "string"), opt("ttl_seconds", "integer"), opt("reason", "string"),
 		}},
