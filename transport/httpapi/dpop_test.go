@@ -161,3 +161,23 @@ func TestValidateDPoPRevokedStaysRevoked(t *testing.T) {
 		t.Fatalf("%s", r.Body())
 	}
 }
+
+// TestIntrospectionReturnsCnf: RFC 7662 introspection of a DPoP-bound
+// token returns its cnf (RFC 9449 §6.2), so a resource server can check
+// the binding itself.
+func TestIntrospectionReturnsCnf(t *testing.T) {
+	f := newOracleFixture(t)
+	a := f.api(false)
+	key := newProofKey(t)
+	c := claimsFor("alice", "dpop-introspect-1", f.now, f.now.Add(time.Hour))
+	c["cnf"] = map[string]string{"jkt": key.jkt(t)}
+	tok := sign(t, curSecret, "hs-current", c)
+	resp := serveOAuth(a, http.MethodPost, "/oauth2/introspect", "Bearer "+testAdminKey, "application/x-www-form-urlencoded", "token="+tok)
+	var out struct {
+		Active bool              `json:"active"`
+		Cnf    map[string]string `json:"cnf"`
+	}
+	if err := json.Unmarshal(resp.Body(), &out); err != nil || !out.Active || out.Cnf["jkt"] != key.jkt(t) {
+		t.Fatalf("introspection %d: %s", resp.StatusCode(), resp.Body())
+	}
+}
