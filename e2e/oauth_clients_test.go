@@ -17,7 +17,7 @@ import (
 )
 
 // oauthNodeModules installs e2e/testdata/oauth's locked npm packages
-// (oauth4webapi, dpop) once per lock file into the user cache directory
+// (oauth4webapi) once per lock file into the user cache directory
 // and returns that directory; client.mjs is copied next to them so that
 // node resolves its imports there.
 func oauthNodeModules(t *testing.T) string {
