@@ -102,6 +102,9 @@ type Config struct {
 	// at, the issuer of the OAuth authorization server metadata (default:
 	// http(s)://LISTEN_ADDR).
 	PublicBaseURL string
+	// DPoPNonceRequired (DPOP_NONCE_REQUIRED) makes the token endpoints
+	// require a server nonce in DPoP proofs (RFC 9449 §8).
+	DPoPNonceRequired bool
 	// RefreshRotation (REFRESH_ROTATION) rotates refresh tokens on every
 	// refresh, with reuse detection.
 	RefreshRotation bool
@@ -314,6 +317,11 @@ var settings = []setting{
 	{"PUBLIC_BASE_URL", "", "URL clients reach the API at, the issuer of /.well-known/oauth-authorization-server (default: http://LISTEN_ADDR, https with TLS_CERT)", func(c *Config, v string) error {
 		u, err := parsePublicBaseURL(v)
 		c.PublicBaseURL = u
+		return err
+	}},
+	{"DPOP_NONCE_REQUIRED", "false", "token endpoints require a server nonce (DPoP-Nonce) in DPoP proofs", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.DPoPNonceRequired = b
 		return err
 	}},
 	{"REFRESH_ROTATION", "true", "rotate refresh tokens on every refresh (reuse detection)", func(c *Config, v string) error {

@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	api, err := httpapi.New(httpapi.Deps{
 		Options: httpapi.Options{
 			Dev: cfg.Dev, AdminAPIKeys: cfg.AdminAPIKeys, RequestTimeout: cfg.RequestTimeout,
-			OAuthClients: cfg.OAuthClients, PublicBaseURL: cfg.PublicBaseURL,
+			OAuthClients: cfg.OAuthClients, PublicBaseURL: cfg.PublicBaseURL, DPoPNonceRequired: cfg.DPoPNonceRequired,
 			AccessTTL: cfg.AccessTTL, MaxAccessTTL: cfg.MaxAccessTTL, Leeway: cfg.Leeway,
 			PublishWait: cfg.PublishWait, MaxBatchTokens: cfg.MaxBatchTokens,
 			RateLimitPerSecond: cfg.RateLimitPerSecond, RateLimitBurst: cfg.RateLimitBurst,

@@ -345,6 +345,21 @@ func verifySig(pub any, msg, sig []byte) bool {
 	return false
 }
 
+// UnverifiedNonce returns the "nonce" claim of proof without verifying
+// anything ("" if absent or unreadable): for a server that checks its
+// nonce before the signature.
+func UnverifiedNonce(proof string) string {
+	parts := strings.Split(proof, ".")
+	if len(parts) != 3 || len(proof) > MaxProofLen {
+		return ""
+	}
+	var c claims
+	if decodeSegment(parts[1], &c) != nil || c.Nonce == nil {
+		return ""
+	}
+	return *c.Nonce
+}
+
 // ATH returns base64url(SHA-256(accessToken)), the proof's ath.
 func ATH(accessToken string) string {
 	s := sha256.Sum256([]byte(accessToken))

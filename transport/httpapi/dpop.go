@@ -2,9 +2,15 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,17 +101,59 @@ func (a *API) tokenEndpointProof(ctx *fasthttp.RequestCtx) (string, error) {
 	default:
 		return "", &errDPoP{dpop.ErrMalformed}
 	}
-	p, err := a.verifyProof(string(values[0]), string(ctx.Method()), a.requestURLs(ctx), "")
+	proof := string(values[0])
+	if a.cfg.DPoPNonceRequired {
+		if err := checkNonce(proof, time.Now()); err != nil {
+			return "", &errDPoP{err}
+		}
+		ctx.Response.Header.Set("DPoP-Nonce", dpopNonce(time.Now()))
+	}
+	p, err := a.verifyProof(proof, string(ctx.Method()), a.requestURLs(ctx), "")
 	if err != nil {
 		return "", &errDPoP{err}
 	}
 	return p.JKT, nil
 }
 
+// Server nonces (RFC 9449 §8), when Options.DPoPNonceRequired: a nonce is
+// an HMAC of the current nonceWindow under a per-process random key, so
+// nothing is stored; the current and the previous window's are accepted.
+// In a cluster a nonce from another node is refused with use_dpop_nonce
+// and a fresh DPoP-Nonce, and the client retries with it.
+const nonceWindow = 5 * time.Minute
+
+var nonceKey = func() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k) // never fails (Go 1.24+: crashes the program instead)
+	return k
+}()
+
+// dpopNonce returns the nonce of t's window.
+func dpopNonce(t time.Time) string {
+	m := hmac.New(sha256.New, nonceKey)
+	m.Write([]byte("revocd dpop nonce " + strconv.FormatInt(t.Unix()/int64(nonceWindow/time.Second), 10)))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// checkNonce refuses a proof whose nonce is not the current or the
+// previous window's (the signature is checked afterwards, by Verify).
+func checkNonce(proof string, now time.Time) error {
+	n := dpop.UnverifiedNonce(proof)
+	if n != "" && (n == dpopNonce(now) || n == dpopNonce(now.Add(-nonceWindow))) {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", dpop.ErrInvalidProof, dpop.ErrNonce)
+}
+
 // writeDPoPError answers a proof refusal: 400, WWW-Authenticate per RFC
 // 9449 §7.1, {"detail": "Invalid DPoP proof: <reason>"}.
 func writeDPoPError(ctx *fasthttp.RequestCtx, err error) {
-	ctx.Response.Header.Set("WWW-Authenticate", `DPoP error="invalid_dpop_proof", algs="`+strings.Join(dpop.Algs, " ")+`"`)
+	code := "invalid_dpop_proof"
+	if errors.Is(err, dpop.ErrNonce) {
+		code = "use_dpop_nonce"
+		ctx.Response.Header.Set("DPoP-Nonce", dpopNonce(time.Now()))
+	}
+	ctx.Response.Header.Set("WWW-Authenticate", `DPoP error="`+code+`", algs="`+strings.Join(dpop.Algs, " ")+`"`)
 	detail := msgDPoPPrefix + dpop.Reason(err)
 	if errors.Is(err, errDPoPRequired) {
 		detail = msgDPoPRequired

@@ -13,8 +13,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/revocd/revocd/crypto/dpop"
+	"github.com/revocd/revocd/index"
 )
+
+func indexReady() *index.Index {
+	ix := index.New(index.Options{})
+	ix.SetReady()
+	return ix
+}
 
 // proofKey makes ES256 DPoP proofs.
 type proofKey struct {
@@ -47,12 +56,20 @@ func (p *proofKey) jkt(t *testing.T) string {
 var proofSeq int
 
 func (p *proofKey) proof(t *testing.T, htm, htu string, iat time.Time, ath string) string {
+	extra := map[string]any{}
+	if ath != "" {
+		extra["ath"] = ath
+	}
+	return p.proofWith(t, htm, htu, iat, extra)
+}
+
+func (p *proofKey) proofWith(t *testing.T, htm, htu string, iat time.Time, extra map[string]any) string {
 	proofSeq++
 	enc := base64.RawURLEncoding.EncodeToString
 	h, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": p.jwk})
 	c := map[string]any{"jti": fmt.Sprintf("p-%d-%d", time.Now().UnixNano(), proofSeq), "htm": htm, "htu": htu, "iat": iat.Unix()}
-	if ath != "" {
-		c["ath"] = ath
+	for k, v := range extra {
+		c[k] = v
 	}
 	cb, _ := json.Marshal(c)
 	in := enc(h) + "." + enc(cb)
@@ -179,5 +196,40 @@ func TestIntrospectionReturnsCnf(t *testing.T) {
 	}
 	if err := json.Unmarshal(resp.Body(), &out); err != nil || !out.Active || out.Cnf["jkt"] != key.jkt(t) {
 		t.Fatalf("introspection %d: %s", resp.StatusCode(), resp.Body())
+	}
+}
+
+// TestDPoPNonceRequired: with DPoPNonceRequired, a token endpoint refuses a
+// proof without the server's nonce with use_dpop_nonce and a DPoP-Nonce
+// header; a proof carrying that nonce passes.
+func TestDPoPNonceRequired(t *testing.T) {
+	a := newTestAPI(t, Deps{Options: Options{DPoPNonceRequired: true}, Index: indexReady()})
+	key := newProofKey(t)
+	const htu = "http://revocd.example/token"
+	run := func(proof string) *fasthttp.RequestCtx {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.Header.SetMethod("POST")
+		ctx.Request.SetRequestURI(htu)
+		ctx.Request.Header.Set("DPoP", proof)
+		jkt, err := a.tokenEndpointProof(&ctx)
+		if err != nil {
+			writeDPoPError(&ctx, err)
+		} else if jkt != key.jkt(t) {
+			t.Fatalf("jkt %q", jkt)
+		}
+		return &ctx
+	}
+	ctx := run(key.proof(t, "POST", htu, time.Now(), ""))
+	nonce := string(ctx.Response.Header.Peek("DPoP-Nonce"))
+	if ctx.Response.StatusCode() != 400 || nonce == "" || !strings.Contains(string(ctx.Response.Header.Peek("WWW-Authenticate")), `error="use_dpop_nonce"`) {
+		t.Fatalf("without nonce: %d %q %s", ctx.Response.StatusCode(), nonce, ctx.Response.Body())
+	}
+	ctx = run(key.proofWith(t, "POST", htu, time.Now(), map[string]any{"nonce": nonce}))
+	if ctx.Response.StatusCode() != 200 || len(ctx.Response.Header.Peek("DPoP-Nonce")) == 0 {
+		t.Fatalf("with nonce: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	ctx = run(key.proofWith(t, "POST", htu, time.Now(), map[string]any{"nonce": "stale"}))
+	if ctx.Response.StatusCode() != 400 {
+		t.Fatalf("wrong nonce accepted")
 	}
 }

@@ -28,6 +28,9 @@ type Options struct {
 	// at, without a trailing slash: the issuer of the authorization server
 	// metadata. Empty: no metadata document (404).
 	PublicBaseURL string
+	// DPoPNonceRequired (DPOP_NONCE_REQUIRED) makes the token endpoints
+	// require a server nonce in DPoP proofs (RFC 9449 §8).
+	DPoPNonceRequired bool
 	// RequestTimeout (REQUEST_TIMEOUT_MS) bounds a request's round trip
 	// to the issuer or revocation actor (503 beyond).
 	RequestTimeout time.Duration
