@@ -267,3 +267,30 @@ func BenchmarkVerifyES256(b *testing.B) {
 		}
 	}
 }
+
+// TestReplayCacheConcurrent: concurrent Verify calls with one proof accept
+// it exactly once.
+func TestReplayCacheConcurrent(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	v := &Verifier{Replay: NewReplayCache(100), Now: func() time.Time { return now }}
+	s := newSigner(t, "EdDSA")
+	proof := s.proof(nil, claimsAt(now, nil))
+	req := Request{Method: "POST", URL: "https://rs.example/api"}
+	const n = 8
+	ok := make(chan bool, n)
+	for range n {
+		go func() {
+			_, err := v.Verify(proof, req)
+			ok <- err == nil
+		}()
+	}
+	accepted := 0
+	for range n {
+		if <-ok {
+			accepted++
+		}
+	}
+	if accepted != 1 {
+		t.Fatalf("proof accepted %d times", accepted)
+	}
+}
