@@ -182,3 +182,37 @@ func TestDPoPWithNpmClient(t *testing.T) {
 		t.Fatalf("revoked bound token: %v", v)
 	}
 }
+
+// TestDPoPNonceWithNpmClient: with DPOP_NONCE_REQUIRED=true a proof
+// without the server's nonce is refused with use_dpop_nonce and a
+// DPoP-Nonce header; npm's dpop retrying with that nonce gets a bound
+// token. Requests without DPoP stay bearer.
+func TestDPoPNonceWithNpmClient(t *testing.T) {
+	script := dpopNodeModules(t)
+	n := startNode(t, "", append(cleanEnv(), "DPOP_NONCE_REQUIRED=true"))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "node", script, n.URL, "nonce").Output()
+	if err != nil {
+		t.Fatalf("node client.mjs nonce: %v\n%s", err, out)
+	}
+	var rep struct {
+		JKT          string     `json:"jkt"`
+		First        dpopAnswer `json:"first"`
+		Nonce        string     `json:"nonce"`
+		BearerStatus int        `json:"bearerStatus"`
+		Retried      dpopAnswer `json:"retried"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("report %s: %v", out, err)
+	}
+	if rep.First.Status != 400 || !strings.Contains(rep.First.WWWAuthenticate, `error="use_dpop_nonce"`) || rep.Nonce == "" {
+		t.Fatalf("proof without nonce: %+v (nonce %q)", rep.First, rep.Nonce)
+	}
+	if rep.BearerStatus != 200 {
+		t.Fatalf("bearer issuance with DPOP_NONCE_REQUIRED: %d", rep.BearerStatus)
+	}
+	if rep.Retried.Status != 200 || rep.Retried.TokenType != "DPoP" || rep.Retried.Cnf["jkt"] != rep.JKT {
+		t.Fatalf("retry with the nonce: %+v", rep.Retried)
+	}
+}

@@ -11,7 +11,7 @@ async function call(path, body, proof) {
   const headers = { 'content-type': 'application/json' }
   if (proof) headers.DPoP = proof
   const r = await fetch(base + path, { method: 'POST', headers, body: JSON.stringify(body) })
-  return { status: r.status, wwwAuthenticate: r.headers.get('www-authenticate'), body: await r.json() }
+  return { status: r.status, wwwAuthenticate: r.headers.get('www-authenticate'), dpopNonce: r.headers.get('dpop-nonce'), body: await r.json() }
 }
 
 async function jktOf(kp) {
@@ -20,6 +20,21 @@ async function jktOf(kp) {
 
 const kp = await DPoP.generateKeyPair('ES256')
 const other = await DPoP.generateKeyPair('ES256')
+
+if (process.argv[3] === 'nonce') {
+  // DPOP_NONCE_REQUIRED: the first proof has no nonce; retry with the
+  // DPoP-Nonce the server sent, as RFC 9449 §8 clients do.
+  const first = await call('/token', { subject: 'dpop-nonce' }, await DPoP.generateProof(kp, base + '/token', 'POST'))
+  const r = await call('/token', { subject: 'dpop-nonce' })
+  const nonce = first.dpopNonce
+  const retried = await call('/token', { subject: 'dpop-nonce' }, await DPoP.generateProof(kp, base + '/token', 'POST', nonce))
+  console.log(JSON.stringify({
+    jkt: await jktOf(kp),
+    first, nonce, bearerStatus: r.status,
+    retried: { status: retried.status, tokenType: retried.body.token_type, cnf: retried.body.access_token ? jose.decodeJwt(retried.body.access_token).cnf ?? null : null, body: retried.body },
+  }))
+  process.exit(0)
+}
 const report = { jkt: await jktOf(kp) }
 
 // Issuance: bound with a proof, bearer without, refused with a bad one.
