@@ -50,15 +50,18 @@ var (
 	ErrIat          = errors.New("DPoP proof iat is outside the accepted window")
 	ErrJTI          = errors.New("DPoP proof jti is missing")
 	ErrReplay       = errors.New("DPoP proof has been used before")
-	ErrATH          = errors.New("DPoP proof ath is missing or does not match the access token")
-	ErrNonce        = errors.New("DPoP proof nonce is missing or not current")
-	ErrKeyMismatch  = errors.New("DPoP proof key does not match the token's cnf.jkt")
+	// ErrReplayCacheFull: the replay cache holds only unexpired proofs;
+	// retry shortly (failing closed: no proof goes unrecorded).
+	ErrReplayCacheFull = errors.New("DPoP replay cache is full; retry shortly")
+	ErrATH             = errors.New("DPoP proof ath is missing or does not match the access token")
+	ErrNonce           = errors.New("DPoP proof nonce is missing or not current")
+	ErrKeyMismatch     = errors.New("DPoP proof key does not match the token's cnf.jkt")
 )
 
 // Reason returns the refusal reason of an error Verify returned: the text
 // of the specific sentinel, without the wrapping.
 func Reason(err error) string {
-	for _, e := range []error{ErrMalformed, ErrTyp, ErrAlg, ErrJWK, ErrSignature, ErrHTM, ErrHTU, ErrIat, ErrJTI, ErrReplay, ErrATH, ErrNonce, ErrKeyMismatch} {
+	for _, e := range []error{ErrMalformed, ErrTyp, ErrAlg, ErrJWK, ErrSignature, ErrHTM, ErrHTU, ErrIat, ErrJTI, ErrReplay, ErrReplayCacheFull, ErrATH, ErrNonce, ErrKeyMismatch} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}
@@ -323,8 +326,10 @@ func (v *Verifier) Verify(proof string, r Request) (*Proof, error) {
 	if err != nil {
 		return nil, refuse(ErrJWK, "%v", err)
 	}
-	if v.Replay != nil && !v.Replay.Add(jkt+"\x00"+c.JTI, iat.Add(window), t) {
-		return nil, refuse(ErrReplay, "")
+	if v.Replay != nil {
+		if err := v.Replay.add(jkt+"\x00"+c.JTI, iat.Add(window), t); err != nil {
+			return nil, refuse(err, "")
+		}
 	}
 	return &Proof{JKT: jkt, Alg: h.Alg, JTI: c.JTI, Iat: iat}, nil
 }

@@ -241,8 +241,8 @@ func TestReplayCacheBounded(t *testing.T) {
 	if c.Add("a", now.Add(time.Second), now) {
 		t.Fatal("replay accepted")
 	}
-	if c.Add("c", now.Add(time.Minute), now) {
-		t.Fatal("entry beyond the cap accepted")
+	if err := c.add("c", now.Add(time.Minute), now); err != ErrReplayCacheFull {
+		t.Fatalf("entry beyond the cap: %v", err)
 	}
 	later := now.Add(2 * time.Second) // "a" expired: its slot is reused
 	if !c.Add("c", later.Add(time.Minute), later) || c.Len() != 2 {

@@ -31,10 +31,16 @@ func NewReplayCache(max int) *ReplayCache {
 // Add records key until exp and reports whether it was new (and stored).
 // now is the current time, for dropping expired entries.
 func (c *ReplayCache) Add(key string, exp, now time.Time) bool {
+	return c.add(key, exp, now) == nil
+}
+
+// add is Add returning why a key was not stored: ErrReplay (seen) or
+// ErrReplayCacheFull.
+func (c *ReplayCache) add(key string, exp, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[key]; ok && now.Before(e) {
-		return false
+		return ErrReplay
 	}
 	if len(c.entries) >= c.max {
 		for k, e := range c.entries {
@@ -43,11 +49,11 @@ func (c *ReplayCache) Add(key string, exp, now time.Time) bool {
 			}
 		}
 		if len(c.entries) >= c.max {
-			return false
+			return ErrReplayCacheFull
 		}
 	}
 	c.entries[key] = exp
-	return true
+	return nil
 }
 
 // Len returns the number of entries held.
