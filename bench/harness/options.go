@@ -10,19 +10,22 @@ import (
 
 // Scenario names, in the order a full run executes them.
 const (
-	ScenarioValidate    = "validate"
-	ScenarioCeiling     = "ceiling"
-	ScenarioBaseline    = "redis-baseline"
-	ScenarioBatch       = "batch"
-	ScenarioRevoke      = "revoke"
-	ScenarioPropagation = "propagation"
-	ScenarioStartup     = "startup"
-	ScenarioMemory      = "memory"
+	ScenarioValidate = "validate"
+	// ScenarioValidateDPoP validates a DPoP-bound token with a fresh ES256
+	// proof per request, beside ScenarioValidate in the same steps.
+	ScenarioValidateDPoP = "validate-dpop"
+	ScenarioCeiling      = "ceiling"
+	ScenarioBaseline     = "redis-baseline"
+	ScenarioBatch        = "batch"
+	ScenarioRevoke       = "revoke"
+	ScenarioPropagation  = "propagation"
+	ScenarioStartup      = "startup"
+	ScenarioMemory       = "memory"
 )
 
 // AllScenarios lists every scenario in run order.
 func AllScenarios() []string {
-	return []string{ScenarioCeiling, ScenarioValidate, ScenarioBaseline, ScenarioBatch,
+	return []string{ScenarioCeiling, ScenarioValidate, ScenarioValidateDPoP, ScenarioBaseline, ScenarioBatch,
 		ScenarioRevoke, ScenarioPropagation, ScenarioStartup, ScenarioMemory}
 }
 

@@ -61,7 +61,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		on   bool
 		fn   func(context.Context) error
 	}{
-		{"validate family", opts.wants(ScenarioValidate) || opts.wants(ScenarioCeiling) || opts.wants(ScenarioBaseline) || opts.wants(ScenarioBatch), r.validateFamily},
+		{"validate family", opts.wants(ScenarioValidate) || opts.wants(ScenarioValidateDPoP) || opts.wants(ScenarioCeiling) || opts.wants(ScenarioBaseline) || opts.wants(ScenarioBatch), r.validateFamily},
 		{ScenarioRevoke, opts.wants(ScenarioRevoke), r.revokeScenario},
 		{ScenarioPropagation, opts.wants(ScenarioPropagation), r.propagationScenario},
 		{ScenarioStartup, opts.wants(ScenarioStartup) || opts.wants(ScenarioMemory), r.startupScenario},

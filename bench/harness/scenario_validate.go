@@ -67,6 +67,23 @@ func (r *runner) validateFamily(ctx context.Context) error {
 	if r.opts.wants(ScenarioValidate) {
 		servers = append(servers, server{ScenarioValidate, n.Addr, nodePIDs, wl})
 	}
+	if r.opts.wants(ScenarioValidateDPoP) {
+		var issued struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := newAPIClient(n.URL).do("POST", "/token", map[string]any{"subject": "bench-dpop"}, &issued); err != nil {
+			return fmt.Errorf("validate-dpop: %w", err)
+		}
+		kid, err := headerKid(issued.AccessToken)
+		if err != nil {
+			return fmt.Errorf("validate-dpop: %w", err)
+		}
+		dw, err := newDPoPWorkload(kid)
+		if err != nil {
+			return fmt.Errorf("validate-dpop: %w", err)
+		}
+		servers = append(servers, server{ScenarioValidateDPoP, n.Addr, nodePIDs, dw})
+	}
 	if baseAddr != "" {
 		servers = append(servers, server{ScenarioBaseline, baseAddr, basePIDs, wl})
 	}
