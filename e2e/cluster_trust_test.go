@@ -59,6 +59,7 @@ func TestClusterTrustDevRecipe(t *testing.T) {
 			if p == id {
 				continue
 			}
+			m[id].waitPeer(p, "connected")
 			if ok, detail := m[id].peerCheck(p); !ok || strings.Contains(detail, "refused") {
 				t.Errorf("%s: peer %s: ok=%v %q", id, p, ok, detail)
 			}
@@ -141,12 +142,12 @@ func TestClusterTrustProductionSecret(t *testing.T) {
 	var detail string
 	for time.Now().Before(deadline) {
 		var ok bool
-		if ok, detail = a.peerCheck("x"); !ok && strings.Contains(detail, "refused") {
+		if ok, detail = a.peerCheck("x"); !ok && strings.Contains(detail, "refused") && strings.Contains(detail, "behind=1 events") {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if ok, _ := a.peerCheck("x"); ok || !strings.Contains(detail, "events refused:") {
+	if ok, _ := a.peerCheck("x"); ok || !strings.Contains(detail, "events refused:") || !strings.Contains(detail, "behind=1 events") {
 		t.Fatalf("a: peer x is ok=%v %q, want not ok with the reason", ok, detail)
 	}
 	if v := a.validate(tokX["access_token"].(string)); v["revoked"] == true {

@@ -228,6 +228,19 @@ func (h *haveState) lag(peer string, theirs map[string]uint64) uint64 {
 	return n
 }
 
+// behind returns how many events the peer's digest theirs says the peer
+// holds (origins other than this node) that this node has not applied:
+// what this node still misses from the peer.
+func (h *haveState) behind(theirs map[string]uint64) uint64 {
+	var n uint64
+	for o, s := range theirs {
+		if o != h.self && h.contig[o] < s {
+			n += s - h.contig[o]
+		}
+	}
+	return n
+}
+
 // covers reports whether this node holds every event the peer's digest
 // theirs says the peer holds contiguously (origins other than this node).
 func (h *haveState) covers(theirs map[string]uint64) bool {

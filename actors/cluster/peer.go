@@ -32,6 +32,9 @@ type peer struct {
 	// (see trust.go); warned holds the problems already logged.
 	problem string
 	warned  map[string]bool
+	// sealed is the peer's trusted key announcement, relayed to the
+	// other peers.
+	sealed []byte
 }
 
 func newPeer(p Peer) *peer {

@@ -404,6 +404,7 @@ func (r *replicator) publish() {
 		}
 		if p.theirHave != nil {
 			ps.status.Lag = r.s.have.lag(p.id, p.theirHave)
+			ps.status.Behind = r.s.have.behind(p.theirHave)
 		}
 		snap.peers[i] = ps
 	}

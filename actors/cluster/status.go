@@ -17,6 +17,9 @@ type PeerStatus struct {
 	Lag uint64
 	// LastSeen is when the last message from the peer arrived (zero: never).
 	LastSeen time.Time
+	// Behind is how many events the peer holds by its last digest that
+	// this node has not applied (events refused or still on their way).
+	Behind uint64
 	// Problem, when set, is why the peer's events or key announcement are
 	// refused ("untrusted key", "bad signature", "certificate does not
 	// name the node"): the peer is not ok.
@@ -34,10 +37,14 @@ func (s PeerStatus) Detail() string {
 	case !s.Connected:
 		state = fmt.Sprintf("disconnected (last seen %s ago)", time.Since(s.LastSeen).Round(time.Second))
 	}
-	if s.Problem != "" {
-		return fmt.Sprintf("%s, lag=%d events, events refused: %s", state, s.Lag, s.Problem)
+	out := fmt.Sprintf("%s, lag=%d events", state, s.Lag)
+	if s.Behind > 0 {
+		out += fmt.Sprintf(", behind=%d events", s.Behind)
 	}
-	return fmt.Sprintf("%s, lag=%d events", state, s.Lag)
+	if s.Problem != "" {
+		out += ", events refused: " + s.Problem
+	}
+	return out
 }
 
 // Status returns every configured peer's state, in CLUSTER_PEERS order, as

@@ -57,20 +57,31 @@ func (r *replicator) onAnnounce(m announceReceived) {
 		return
 	}
 	var refusedFor *peer
+	self := false
 	id, err := n.cfg.TrustAnnouncement(m.data, func(nodeID string) bool {
+		if nodeID == n.cfg.NodeID {
+			self = true
+			return false
+		}
 		p := r.s.byID[nodeID]
 		if p == nil {
 			return false
 		}
-		if !bound(p, m.names) {
+		// A peer's own announcement (bound to the connection) always
+		// counts; one relayed by another peer only until the peer's key
+		// is known, so that events the other peer relays verify before
+		// the peer itself connects.
+		if !bound(p, m.names) && p.sealed != nil {
 			refusedFor = p
 			return false
 		}
 		return true
 	})
 	switch {
+	case self:
 	case err == nil:
 		if p := r.s.byID[id]; p != nil {
+			p.sealed = m.data
 			if p.problem == problemUntrustedKey || p.problem == problemIdentity {
 				r.clearProblem(p)
 			}
@@ -149,9 +160,19 @@ func (r *replicator) warnOnce(p *peer, problem, from string, err error) {
 	r.n.log.Warn("peer events are refused", "peer", p.id, "from", from, "reason", problem, "err", err, "fix", fixes[problem])
 }
 
-// sendAnnouncement queues this node's key announcement for p.
+// sendAnnouncement queues this node's key announcement for p, and those
+// of the other peers it trusts (each sealed by its node: p checks them as
+// it checks ours).
 func (r *replicator) sendAnnouncement(p *peer) {
-	if a := r.n.cfg.Announcement; a != nil {
-		r.n.senders[p.id].send(outMsg{announce: a})
+	a := r.n.cfg.Announcement
+	if a == nil {
+		return
+	}
+	s := r.n.senders[p.id]
+	s.send(outMsg{announce: a})
+	for _, q := range r.s.peers {
+		if q != p && q.sealed != nil {
+			s.send(outMsg{announce: q.sealed})
+		}
 	}
 }
