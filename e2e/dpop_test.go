@@ -2,83 +2,12 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 )
-
-// dpopNodeModules installs e2e/testdata/dpop's locked npm packages (dpop,
-// jose) once per lock file into the user cache directory and returns the
-// path of a copy of client.mjs placed next to them.
-func dpopNodeModules(t *testing.T) string {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is required by the DPoP e2e test: %v", tool, err)
-		}
-	}
-	src := filepath.Join("testdata", "dpop")
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(src, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	pkg, lock, script := read("package.json"), read("package-lock.json"), read("client.mjs")
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	sum := sha256.Sum256(append(slices.Clone(pkg), lock...))
-	dir := filepath.Join(cache, "revocd-e2e", "dpop-"+hex.EncodeToString(sum[:8]))
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "dpop", "package.json")); err != nil {
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		tmp, err := os.MkdirTemp(filepath.Dir(dir), "install-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(tmp)
-		for name, b := range map[string][]byte{"package.json": pkg, "package-lock.json": lock} {
-			if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts")
-		cmd.Dir = tmp
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", tmp, err, out)
-		}
-		if err := os.Rename(tmp, dir); err != nil { // another run may have won
-			if _, statErr := os.Stat(dir); statErr != nil {
-				t.Fatalf("install %s: %v", dir, err)
-			}
-		}
-	}
-	f, err := os.CreateTemp(dir, "client-*.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(f.Name()) })
-	if _, err := f.Write(script); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return f.Name()
-}
 
 type dpopVerdict struct {
 	Status  int    `json:"status"`
@@ -106,7 +35,7 @@ type dpopAnswer struct {
 // bound refresh token refreshes only with a proof by the same key; the
 // bound token is revoked by jti like any other.
 func TestDPoPWithNpmClient(t *testing.T) {
-	script := dpopNodeModules(t)
+	script := npmClient(t, "dpop", "dpop")
 	n := startNode(t, "", cleanEnv())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -188,7 +117,7 @@ func TestDPoPWithNpmClient(t *testing.T) {
 // DPoP-Nonce header; npm's dpop retrying with that nonce gets a bound
 // token. Requests without DPoP stay bearer.
 func TestDPoPNonceWithNpmClient(t *testing.T) {
-	script := dpopNodeModules(t)
+	script := npmClient(t, "dpop", "dpop")
 	n := startNode(t, "", append(cleanEnv(), "DPOP_NONCE_REQUIRED=true"))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

@@ -9,84 +9,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
-
-// oauthNodeModules installs e2e/testdata/oauth's locked npm packages
-// (oauth4webapi) once per lock file into the user cache directory
-// and returns that directory; client.mjs is copied next to them so that
-// node resolves its imports there.
-func oauthNodeModules(t *testing.T) string {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is required by the OAuth client e2e test (scripts/test-deps.sh installs it): %v", tool, err)
-		}
-	}
-	src := filepath.Join("testdata", "oauth")
-	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg, err := os.ReadFile(filepath.Join(src, "package.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	sum := sha256.Sum256(append(slices.Clone(pkg), lock...))
-	dir := filepath.Join(cache, "revocd-e2e", "oauth-"+hex.EncodeToString(sum[:8]))
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oauth4webapi", "package.json")); err != nil {
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		tmp, err := os.MkdirTemp(filepath.Dir(dir), "install-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(tmp)
-		for name, b := range map[string][]byte{"package.json": pkg, "package-lock.json": lock} {
-			if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts")
-		cmd.Dir = tmp
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", tmp, err, out)
-		}
-		// Another test process may have installed it meanwhile: either
-		// copy is the same lock file's.
-		if err := os.Rename(tmp, dir); err != nil {
-			if _, statErr := os.Stat(dir); statErr != nil {
-				t.Fatalf("install %s: %v", dir, err)
-			}
-		}
-	}
-	script, err := os.ReadFile(filepath.Join(src, "client.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A per-test copy: concurrent runs never read a half-written script.
-	f, err := os.CreateTemp(dir, "client-*.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(f.Name()) })
-	if _, err := f.Write(script); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return f.Name()
-}
 
 // oauthOutcome is one oauth4webapi call as client.mjs reports it.
 type oauthOutcome struct {
@@ -123,7 +50,7 @@ func (o oauthOutcome) active(t *testing.T, what string) bool {
 // registered clients the discovery answered 404 and both client methods
 // 401 with a Bearer challenge.
 func TestOAuthClientsWithOAuth4WebAPI(t *testing.T) {
-	script := oauthNodeModules(t)
+	script := npmClient(t, "oauth", "oauth4webapi")
 	const adminKey = "oauth-e2e-admin-key-0123456789"
 	secret := "rs-" + strings.Repeat("s3cr3t", 8)
 	secretSum := sha256.Sum256([]byte(secret))
