@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -113,24 +111,10 @@ func newEngine(o clusterOptions) (*actor.Engine, error) {
 // its CLUSTER_PEERS address, so node certificates need that name or IP as a
 // SAN and both serverAuth and clientAuth usages (or none).
 func clusterTLS(cfg *config.Config) (*tls.Config, error) {
-	vars := []struct{ name, val string }{
-		{"CLUSTER_TLS_CERT", cfg.ClusterTLSCert}, {"CLUSTER_TLS_KEY", cfg.ClusterTLSKey}, {"CLUSTER_TLS_CA", cfg.ClusterTLSCA},
-	}
-	var set, missing []string
-	for _, v := range vars {
-		if v.val == "" {
-			missing = append(missing, v.name)
-		} else {
-			set = append(set, v.name)
-		}
-	}
-	switch {
-	case len(set) == 0:
+	// config.Load has checked that CLUSTER_TLS_CERT, _KEY and _CA come
+	// together, with CLUSTER_LISTEN, and that the files parse.
+	if cfg.ClusterTLSCert == "" {
 		return nil, nil
-	case len(missing) > 0:
-		return nil, fmt.Errorf("server: cluster TLS needs CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA together; missing %s", strings.Join(missing, ", "))
-	case cfg.ClusterListen == "":
-		return nil, errors.New("server: CLUSTER_TLS_* are set but CLUSTER_LISTEN is not")
 	}
 	certPEM, err := os.ReadFile(cfg.ClusterTLSCert)
 	if err != nil {
