@@ -215,6 +215,12 @@ func scanEvent(sc scanner) (StoredEvent, error) {
 
 func (s *Store) queryEvents(ctx context.Context, op string, st int, args ...any) ([]StoredEvent, error) {
 	rows, err := s.rs[st].QueryContext(ctx, args...)
+	return collectEvents(op, rows, err)
+}
+
+// collectEvents scans every row of a query's result into StoredEvents and
+// closes rows; err is the query's own error (rows is then nil).
+func collectEvents(op string, rows *sql.Rows, err error) ([]StoredEvent, error) {
 	if err != nil {
 		return nil, wrap(op, err)
 	}

@@ -19,22 +19,6 @@ func (s *Store) ActiveEventsPage(ctx context.Context, nowMs, afterID, uptoID int
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	const op = "active events page"
 	rows, err := s.r.QueryContext(ctx, activePageSQL, afterID, uptoID, nowMs, limit)
-	if err != nil {
-		return nil, wrap(op, err)
-	}
-	defer rows.Close()
-	var out []StoredEvent
-	for rows.Next() {
-		se, err := scanEvent(rows)
-		if err != nil {
-			return nil, wrap(op, err)
-		}
-		out = append(out, se)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap(op, err)
-	}
-	return out, nil
+	return collectEvents("active events page", rows, err)
 }
