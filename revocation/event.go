@@ -26,7 +26,22 @@ const (
 	TypeKid Type = "revoke_kid"
 )
 
-// Valid reports whether t is one of the three known types.
+// The replicated-state types: events that carry cluster state in the signed
+// log rather than a revocation. They are never accepted by POST /revoke,
+// never written to Redis and never applied to the revocation index; their
+// payload is Event.Data.
+const (
+	// TypeKeyState publishes a token signing key's public part (or, for
+	// HS256, its secret sealed for the cluster) and its lifecycle; Value is
+	// the key id.
+	TypeKeyState Type = "key_state"
+	// TypeRefreshState replicates refresh-token rotation state; Value is the
+	// refresh token's jti.
+	TypeRefreshState Type = "refresh_state"
+)
+
+// Valid reports whether t is one of the three revocation types: the values
+// POST /revoke accepts.
 func (t Type) Valid() bool {
 	switch t {
 	case TypeJTI, TypeSub, TypeKid:
@@ -34,6 +49,16 @@ func (t Type) Valid() bool {
 	}
 	return false
 }
+
+// IsState reports whether t is a replicated-state type (TypeKeyState,
+// TypeRefreshState) rather than a revocation.
+func (t Type) IsState() bool {
+	return t == TypeKeyState || t == TypeRefreshState
+}
+
+// Known reports whether t is a revocation type or a replicated-state type:
+// the types an event of the signed log may have.
+func (t Type) Known() bool { return t.Valid() || t.IsState() }
 
 // RedisPrefix returns the seed's Redis key prefix for t ("revoked:jti:", ...).
 func (t Type) RedisPrefix() string {
@@ -57,11 +82,18 @@ const MaxValueLen = 1024
 // MaxReasonLen bounds Event.Reason in bytes.
 const MaxReasonLen = 1024
 
+// MaxDataLen bounds Event.Data in bytes (a state event's payload: an
+// ML-DSA-65 public key is 1,952 bytes).
+const MaxDataLen = 16 << 10
+
 // Errors returned by Event.Validate.
 var (
 	ErrUnknownType = errors.New("revocation: unknown type")
 	ErrEmptyValue  = errors.New("revocation: empty value")
 	ErrTooLong     = errors.New("revocation: field too long")
+	// ErrUnexpectedData is returned for a revocation event carrying Data,
+	// or a state event without it.
+	ErrUnexpectedData = errors.New("revocation: data does not match the type")
 )
 
 // Event is one revocation as committed to the audit log and propagated to
@@ -74,6 +106,10 @@ var (
 //
 // KeyID, Alg and Sig are the ML-DSA-65 signature over Canonical(e); Sig's
 // format is owned by crypto/eventsig.
+//
+// Data is the payload of a replicated-state event (see Type.IsState): empty
+// for the revocation types, required for the state types. Its format is
+// owned by the package that produces the type.
 type Event struct {
 	EventID   string `json:"event_id"`
 	Type      Type   `json:"type"`
@@ -86,6 +122,7 @@ type Event struct {
 	KeyID     string `json:"key_id"`
 	Alg       string `json:"alg"`
 	Sig       []byte `json:"sig"`
+	Data      []byte `json:"data,omitempty"`
 }
 
 // Time returns TS as a time.Time.
@@ -109,17 +146,22 @@ func (e *Event) Expiry() time.Time { return time.UnixMilli(e.ExpiresAt) }
 func (e *Event) SubCutoff() int64 { return e.TS / 1000 }
 
 // Validate checks the fields a receiver must trust before applying an event:
-// a known type, a non-empty bounded value and a bounded reason.
+// a known type, a non-empty bounded value, a bounded reason, and Data present
+// exactly for the state types (bounded by MaxDataLen).
 func (e *Event) Validate() error {
-	if !e.Type.Valid() {
+	if !e.Type.Known() {
 		return fmt.Errorf("%w %q", ErrUnknownType, e.Type)
 	}
 	if e.Value == "" {
 		return ErrEmptyValue
 	}
 	if len(e.Value) > MaxValueLen || len(e.Reason) > MaxReasonLen ||
-		len(e.EventID) > 64 || len(e.Origin) > 256 || len(e.KeyID) > 256 {
+		len(e.EventID) > 64 || len(e.Origin) > 256 || len(e.KeyID) > 256 ||
+		len(e.Data) > MaxDataLen {
 		return ErrTooLong
+	}
+	if e.Type.IsState() != (len(e.Data) > 0) {
+		return fmt.Errorf("%w: %s with %d bytes of data", ErrUnexpectedData, e.Type, len(e.Data))
 	}
 	return nil
 }
@@ -127,14 +169,21 @@ func (e *Event) Validate() error {
 // Canonical returns the canonical encoding of every field except Sig: the
 // bytes the event signature covers. Each string is length-prefixed (uvarint)
 // and each integer is 8 bytes big-endian, behind the domain separator
-// "revocd/event/v1", so no two distinct events share an encoding.
+// "revocd/event/v1", so no two distinct events share an encoding. An event
+// with Data uses the separator "revocd/event/v2" and appends Data
+// (length-prefixed) after Alg; events without Data keep the v1 encoding, so
+// every signature made before state events existed still verifies.
 func (e *Event) Canonical() []byte {
-	return e.AppendCanonical(make([]byte, 0, 96+len(e.EventID)+len(e.Value)+len(e.Reason)+len(e.Origin)+len(e.KeyID)))
+	return e.AppendCanonical(make([]byte, 0, 104+len(e.EventID)+len(e.Value)+len(e.Reason)+len(e.Origin)+len(e.KeyID)+len(e.Data)))
 }
 
 // AppendCanonical appends Canonical(e) to dst and returns the extended slice.
 func (e *Event) AppendCanonical(dst []byte) []byte {
-	dst = appendString(dst, "revocd/event/v1")
+	if len(e.Data) > 0 {
+		dst = appendString(dst, "revocd/event/v2")
+	} else {
+		dst = appendString(dst, "revocd/event/v1")
+	}
 	dst = appendString(dst, e.EventID)
 	dst = appendString(dst, string(e.Type))
 	dst = appendString(dst, e.Value)
@@ -145,6 +194,9 @@ func (e *Event) AppendCanonical(dst []byte) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, e.Seq)
 	dst = appendString(dst, e.KeyID)
 	dst = appendString(dst, e.Alg)
+	if len(e.Data) > 0 {
+		dst = appendString(dst, string(e.Data))
+	}
 	return dst
 }
 

@@ -31,6 +31,11 @@ func TestValidate(t *testing.T) {
 		{"unknown type", Event{Type: "revoke_all", Value: "u"}, ErrUnknownType},
 		{"empty value", Event{Type: TypeKid}, ErrEmptyValue},
 		{"long value", Event{Type: TypeJTI, Value: long}, ErrTooLong},
+		{"state ok", Event{Type: TypeKeyState, Value: "k", Data: []byte("{}")}, nil},
+		{"refresh state ok", Event{Type: TypeRefreshState, Value: "j", Data: []byte("{}")}, nil},
+		{"state without data", Event{Type: TypeRefreshState, Value: "j"}, ErrUnexpectedData},
+		{"revocation with data", Event{Type: TypeJTI, Value: "j", Data: []byte("x")}, ErrUnexpectedData},
+		{"long data", Event{Type: TypeKeyState, Value: "k", Data: make([]byte, MaxDataLen+1)}, ErrTooLong},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,6 +43,35 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestCanonicalCoversData(t *testing.T) {
+	base := Event{EventID: "e", Type: TypeKeyState, Value: "k", TS: 1, ExpiresAt: 2, Origin: "o", Seq: 3, KeyID: "k", Alg: SigAlg, Data: []byte("a")}
+	other := base
+	other.Data = []byte("b")
+	if bytes.Equal(base.Canonical(), other.Canonical()) {
+		t.Fatal("Data must be covered by the canonical encoding")
+	}
+	noData := base
+	noData.Data = nil
+	if bytes.HasPrefix(base.Canonical(), noData.Canonical()[:16]) {
+		t.Fatal("an event with Data must use its own domain separator")
+	}
+}
+
+// TestStateTypesAreNotRevocations keeps POST /revoke's accepted set to the
+// seed's three types.
+func TestStateTypesAreNotRevocations(t *testing.T) {
+	for _, typ := range []Type{TypeKeyState, TypeRefreshState} {
+		if typ.Valid() || !typ.IsState() || !typ.Known() {
+			t.Fatalf("%s: Valid=%v IsState=%v Known=%v", typ, typ.Valid(), typ.IsState(), typ.Known())
+		}
+	}
+	for _, typ := range []Type{TypeJTI, TypeSub, TypeKid} {
+		if !typ.Valid() || typ.IsState() || !typ.Known() {
+			t.Fatalf("%s: Valid=%v IsState=%v Known=%v", typ, typ.Valid(), typ.IsState(), typ.Known())
+		}
 	}
 }
 
