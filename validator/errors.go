@@ -25,6 +25,15 @@ var (
 	// Options.MaxStaleness, so a revocation may be missing: the validator
 	// fails closed. Answer 503; the view recovers by itself on reconnect.
 	ErrStale = errors.New("validator: revocation view is stale")
+	// ErrDPoPRequired: the token is DPoP-bound (cnf.jkt) but came without
+	// a proof: through Validate, as a Bearer token, or to ValidateDPoP
+	// with an empty proof (RFC 9449 §7.2). Answer 401.
+	ErrDPoPRequired = errors.New("validator: DPoP proof required")
+	// ErrDPoP: the token is valid and DPoP-bound but its proof is refused;
+	// the error also wraps crypto/dpop's reason (dpop.ErrReplay,
+	// dpop.ErrHTU, dpop.ErrKeyMismatch, ...): see DPoPReason. Answer 401
+	// with WWW-Authenticate: DPoP error="invalid_dpop_proof".
+	ErrDPoP = errors.New("validator: DPoP proof refused")
 	// ErrClosed: Validate after Close.
 	ErrClosed = errors.New("validator: closed")
 	// ErrOptions wraps New's error for options it refuses.
@@ -40,4 +49,6 @@ var (
 	errRevokedKid = fmt.Errorf("%w: by signing key", ErrRevoked)
 	errRefresh    = fmt.Errorf("%w: a refresh token is not an access token", ErrInvalid)
 	errStale      = fmt.Errorf("%w: no event or heartbeat within MaxStaleness", ErrStale)
+	// errDPoPRequired is ErrDPoPRequired itself: its text is the reason.
+	errDPoPRequired = ErrDPoPRequired
 )

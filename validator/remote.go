@@ -11,9 +11,14 @@ import (
 )
 
 // remote asks revocd's POST /token/validate (Options.RemoteFallback while
-// the view is stale). Any failure to get an answer is ErrStale.
-func (v *Validator) remote(tok []byte) (Claims, error) {
-	body, _ := json.Marshal(map[string]any{"token": string(tok), "check_revocation": true})
+// the view is stale), with the DPoP proof, method and URL when dp is not
+// nil. Any failure to get an answer is ErrStale.
+func (v *Validator) remote(tok []byte, dp *dpopArgs) (Claims, error) {
+	in := map[string]any{"token": string(tok), "check_revocation": true}
+	if dp != nil && dp.proof != "" {
+		in["dpop_proof"], in["htm"], in["htu"] = dp.proof, dp.htm, dp.htu
+	}
+	body, _ := json.Marshal(in)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var lastErr error
@@ -45,6 +50,9 @@ func (v *Validator) remote(tok []byte) (Claims, error) {
 		case out.Revoked:
 			return Claims{}, fmt.Errorf("%w (remote): %s", ErrRevoked, out.Message)
 		case !out.Valid:
+			if err := remoteDPoPError(out.Message); err != nil {
+				return Claims{}, err
+			}
 			return Claims{}, fmt.Errorf("%w (remote): %s", ErrInvalid, out.Message)
 		}
 		var c struct {
@@ -55,7 +63,8 @@ func (v *Validator) remote(tok []byte) (Claims, error) {
 			Exp int64  `json:"exp"`
 		}
 		_ = json.Unmarshal(out.Claims, &c)
-		return Claims{Subject: c.Sub, ID: c.JTI, Issuer: c.Iss, IssuedAt: time.Unix(c.Iat, 0).UTC(), ExpiresAt: time.Unix(c.Exp, 0).UTC(), Raw: out.Claims}, nil
+		return Claims{Subject: c.Sub, ID: c.JTI, Issuer: c.Iss, IssuedAt: time.Unix(c.Iat, 0).UTC(), ExpiresAt: time.Unix(c.Exp, 0).UTC(),
+			JKT: boundJKT(out.Claims), Raw: out.Claims}, nil
 	}
 	return Claims{}, fmt.Errorf("%w: remote fallback: %w", ErrStale, lastErr)
 }

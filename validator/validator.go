@@ -18,6 +18,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/revocd/revocd/crypto/dpop"
 	"github.com/revocd/revocd/crypto/eventsig"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
@@ -76,6 +77,19 @@ type Options struct {
 	// Kafka topic directly. Bootstrap and the JWKS still come from URLs,
 	// and every event's signature is still verified. See Source.
 	Source Source
+	// PublicBaseURL is the resource server's external base URL
+	// ("https://api.example.com", no trailing slash), for the middlewares'
+	// DPoP htu behind a proxy: htu is PublicBaseURL + the request path.
+	// Empty: the request's own scheme (TLS or not) and Host header.
+	// X-Forwarded-* headers are never trusted.
+	PublicBaseURL string
+	// DPoPWindow bounds |now - iat| of a DPoP proof, and how long its jti
+	// is remembered (default 60s, as revocd).
+	DPoPWindow time.Duration
+	// DPoPReplayCacheSize bounds the proofs remembered against replay
+	// (default 100000; about 100 bytes each). When it is full of
+	// unexpired proofs, new proofs are refused until some expire.
+	DPoPReplayCacheSize int
 }
 
 // Claims are a valid token's claims. The strings share one allocation;
@@ -87,6 +101,9 @@ type Claims struct {
 	KeyID     string    // the verifying key's id
 	IssuedAt  time.Time // "iat"
 	ExpiresAt time.Time // "exp"
+	// JKT is "cnf"."jkt", the RFC 7638 thumbprint of the key a DPoP-bound
+	// token is bound to (RFC 9449 §6); "" for a bearer token.
+	JKT string
 	// Raw is the claims JSON (every claim, extra ones included).
 	Raw json.RawMessage
 }
@@ -103,6 +120,7 @@ type Validator struct {
 	client   *http.Client
 	pool     sync.Pool
 	cache    *claimsCache // nil: off
+	dpop     *dpop.Verifier
 
 	lastBeat atomic.Int64 // unix nanos of the last event or heartbeat
 	lastID   atomic.Int64 // audit-log position of the last applied event
@@ -138,6 +156,7 @@ func New(ctx context.Context, opts Options) (*Validator, error) {
 		v.cache = newClaimsCache(opts.CacheSize)
 	}
 	v.pool.New = func() any { return new(token.Token) }
+	v.dpop = &dpop.Verifier{Window: opts.DPoPWindow, Replay: dpop.NewReplayCache(opts.DPoPReplayCacheSize), Now: opts.Now}
 	if opts.HMACSecret != "" {
 		k, err := token.NewHMACKey(hmacKeyID(opts.HMACSecret), []byte(opts.HMACSecret))
 		if err != nil {
@@ -207,6 +226,25 @@ func (o *Options) setDefaults() error {
 	if o.CacheSize == 0 {
 		o.CacheSize = 1 << 16
 	}
+	if o.PublicBaseURL != "" {
+		p, err := url.Parse(o.PublicBaseURL)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" || p.Fragment != "" {
+			return fmt.Errorf("%w: PublicBaseURL %q: want http(s)://host[:port][/prefix]", ErrOptions, o.PublicBaseURL)
+		}
+		o.PublicBaseURL = strings.TrimRight(o.PublicBaseURL, "/")
+	}
+	switch {
+	case o.DPoPWindow == 0:
+		o.DPoPWindow = 60 * time.Second
+	case o.DPoPWindow < time.Second:
+		return fmt.Errorf("%w: DPoPWindow %v, want at least 1s", ErrOptions, o.DPoPWindow)
+	}
+	switch {
+	case o.DPoPReplayCacheSize == 0:
+		o.DPoPReplayCacheSize = 100_000
+	case o.DPoPReplayCacheSize < 0:
+		return fmt.Errorf("%w: DPoPReplayCacheSize %d, want > 0", ErrOptions, o.DPoPReplayCacheSize)
+	}
 	return nil
 }
 
@@ -221,7 +259,9 @@ func hmacKeyID(secret string) string {
 // Validate checks tok: signature, algorithm and key; then, for an
 // authentic token, revocation (which beats expiry); then exp, nbf and iss.
 // The error wraps ErrInvalid, ErrExpired, ErrRevoked, ErrUnknownKey,
-// ErrStale or ErrClosed. tok may carry a "Bearer " prefix.
+// ErrStale or ErrClosed; a DPoP-bound token (one with cnf.jkt) is refused
+// with ErrDPoPRequired, since only ValidateDPoP can check its proof (RFC
+// 9449 §7.2). tok may carry a "Bearer " prefix.
 func (v *Validator) Validate(tok string) (Claims, error) {
 	return v.ValidateBytes(unsafe.Slice(unsafe.StringData(tok), len(tok)))
 }
@@ -232,6 +272,16 @@ func (v *Validator) ValidateBytes(tok []byte) (Claims, error) {
 	if len(tok) > 7 && (string(tok[:7]) == "Bearer " || string(tok[:7]) == "bearer ") {
 		tok = tok[7:]
 	}
+	c, err := v.validate(tok, nil)
+	if err == nil && c.JKT != "" {
+		return Claims{}, errDPoPRequired
+	}
+	return c, err
+}
+
+// validate is one validation of tok, bound or not; dp, if not nil, goes
+// to the remote fallback with the token.
+func (v *Validator) validate(tok []byte, dp *dpopArgs) (Claims, error) {
 	if v.closed.Load() {
 		return Claims{}, ErrClosed
 	}
@@ -251,7 +301,7 @@ func (v *Validator) ValidateBytes(tok []byte) (Claims, error) {
 		c, err = v.check(tok, t)
 	}
 	if err == errStale && v.opts.RemoteFallback {
-		return v.remote(tok)
+		return v.remote(tok, dp)
 	}
 	if err == nil && v.cache != nil {
 		e := &cachedClaims{c: c, iat: t.Iat, expiresNs: math.MaxInt64,
@@ -354,6 +404,7 @@ func claimsOf(t *token.Token) Claims {
 	}
 	c := Claims{Subject: str(t.Sub), ID: str(t.JTI), Issuer: str(t.Iss), KeyID: kid}
 	c.Raw = buf[:len(t.Payload):len(t.Payload)]
+	c.JKT = boundJKT(c.Raw)
 	if t.HasIat {
 		c.IssuedAt = time.Unix(t.Iat, 0).UTC()
 	}

@@ -6,12 +6,17 @@
 // 127.0.0.1:8080); REVOCD_FEED_KEY, a key of revocd's FEED_API_KEYS (or
 // an admin key); REVOCD_ISSUER, the required "iss" (revocd's JWT_ISSUER,
 // default p4-revocation-service); REVOCD_MAX_STALENESS (a Go duration,
-// default 5s); JWT_SECRET_KEY for HS256 deployments.
+// default 5s); JWT_SECRET_KEY for HS256 deployments; RESOURCE_PUBLIC_URL,
+// this server's external base URL behind a proxy (the DPoP proofs' htu is
+// it + the path; default: the request's own scheme and Host).
 //
 // GET /protected answers 200 with the token's claims as JSON for a valid
-// "Authorization: Bearer" token, 401 for an invalid, expired or revoked
-// one, and 503 while the revocation view is stale. GET /healthz reports
-// the validator's status.
+// "Authorization: Bearer" token, or a DPoP-bound token sent as
+// "Authorization: DPoP" with a valid "DPoP" proof header (RFC 9449); 401
+// for an invalid, expired or revoked one (WWW-Authenticate: DPoP
+// error="invalid_dpop_proof" and the reason for a refused proof), and 503
+// while the revocation view is stale. GET /healthz reports the validator's
+// status.
 package main
 
 import (
@@ -53,12 +58,13 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("REVOCD_MAX_STALENESS: %w", err)
 	}
 	v, err := validator.New(ctx, validator.Options{
-		URLs:         strings.Split(env("REVOCD_URL", "http://127.0.0.1:8000"), ","),
-		APIKey:       getenv("REVOCD_FEED_KEY"),
-		Issuer:       env("REVOCD_ISSUER", "p4-revocation-service"),
-		Leeway:       5 * time.Second,
-		MaxStaleness: stale,
-		HMACSecret:   getenv("JWT_SECRET_KEY"),
+		URLs:          strings.Split(env("REVOCD_URL", "http://127.0.0.1:8000"), ","),
+		APIKey:        getenv("REVOCD_FEED_KEY"),
+		Issuer:        env("REVOCD_ISSUER", "p4-revocation-service"),
+		Leeway:        5 * time.Second,
+		MaxStaleness:  stale,
+		HMACSecret:    getenv("JWT_SECRET_KEY"),
+		PublicBaseURL: getenv("RESOURCE_PUBLIC_URL"),
 	})
 	if err != nil {
 		return err
