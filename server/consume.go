@@ -77,6 +77,9 @@ type consumeHandler struct {
 	retry backoff.Policy
 
 	applied, dropped atomic.Int64
+	// skipped counts replicated-state events (key_state, refresh_state):
+	// cluster state with no Redis key, committed past without a write.
+	skipped atomic.Int64
 }
 
 // handle verifies e and writes it to Redis. It returns nil once the event
@@ -88,6 +91,10 @@ type consumeHandler struct {
 // The receive rule is the node's (eventsig.Screen, as in actors/intake);
 // only the commit differs: a Redis write instead of the audit log.
 func (h *consumeHandler) handle(ctx context.Context, e *revocation.Event) error {
+	if e.Type.IsState() {
+		h.skipped.Add(1)
+		return nil
+	}
 	accepted, refused := eventsig.Screen(h.verifier, h.replay, []revocation.Event{*e})
 	if len(refused) > 0 {
 		h.dropped.Add(1)

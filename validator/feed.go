@@ -160,7 +160,13 @@ func (v *Validator) refreshKeys(kid []byte) bool {
 // apply verifies e's signature and applies it to the index (and, for
 // revoke_kid, to the key ring). An event whose signature does not verify
 // is refused and counted: it is not a revocation this validator trusts.
+// A replicated-state event (key_state, refresh_state: cluster state the
+// nodes keep among themselves) is skipped: it revokes nothing, so it is
+// neither applied nor refused.
 func (v *Validator) apply(ctx context.Context, e *revocation.Event) bool {
+	if e.Type.IsState() {
+		return true
+	}
 	err := v.events.Verify(e)
 	if errors.Is(err, eventsig.ErrUnknownKey) && !v.pinned {
 		// A node's new or newly trusted event key: fetch the document again.

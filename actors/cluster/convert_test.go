@@ -19,7 +19,8 @@ import (
 // zero value (TestWireRoundTrip checks that it stays so).
 func fullEvent() revocation.Event {
 	e := event("node-a", 42)
-	e.Type, e.Reason = revocation.TypeSub, "compromised"
+	e.Type, e.Reason = revocation.TypeKeyState, "compromised"
+	e.Data = []byte(`{"v":1,"kid":"k"}`)
 	return e
 }
 

@@ -87,9 +87,9 @@ func (w *peerWorker) finishIngest(err error) {
 }
 
 // sameEvent reports whether a and b are the same event in every field,
-// signature included.
+// signature and state payload included.
 func sameEvent(a, b *revocation.Event) bool {
 	return a.EventID == b.EventID && a.Type == b.Type && a.Value == b.Value && a.TS == b.TS &&
 		a.ExpiresAt == b.ExpiresAt && a.Reason == b.Reason && a.Origin == b.Origin && a.Seq == b.Seq &&
-		a.KeyID == b.KeyID && a.Alg == b.Alg && bytes.Equal(a.Sig, b.Sig)
+		a.KeyID == b.KeyID && a.Alg == b.Alg && bytes.Equal(a.Sig, b.Sig) && bytes.Equal(a.Data, b.Data)
 }

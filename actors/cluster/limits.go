@@ -57,10 +57,11 @@ var (
 )
 
 // maxEvent returns an event with every field at the longest Validate (and,
-// for Sig, the signer) allows, and the widest varints.
+// for Sig, the signer) allows, and the widest varints: a replicated-state
+// event (the longest type name) with Data of revocation.MaxDataLen.
 func maxEvent() revocation.Event {
 	longest := revocation.TypeJTI
-	for _, t := range []revocation.Type{revocation.TypeSub, revocation.TypeKid} {
+	for _, t := range []revocation.Type{revocation.TypeSub, revocation.TypeKid, revocation.TypeKeyState, revocation.TypeRefreshState} {
 		if len(t) > len(longest) {
 			longest = t
 		}
@@ -70,7 +71,7 @@ func maxEvent() revocation.Event {
 		Value: strings.Repeat("v", revocation.MaxValueLen), TS: math.MinInt64, ExpiresAt: math.MinInt64,
 		Reason: strings.Repeat("r", revocation.MaxReasonLen), Origin: strings.Repeat("o", maxOriginLen),
 		Seq: math.MaxUint64, KeyID: strings.Repeat("k", maxKeyIDLen), Alg: revocation.SigAlg,
-		Sig: make([]byte, MaxSigLen),
+		Sig: make([]byte, MaxSigLen), Data: make([]byte, revocation.MaxDataLen),
 	}
 }
 

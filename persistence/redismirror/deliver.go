@@ -18,9 +18,10 @@ type write struct {
 }
 
 // Deliver writes a batch of events in one pipeline, in order. Events whose
-// ExpiresAt is not after now are skipped. Each write merges with the stored
-// key (see the package doc), so writes are idempotent and the whole batch
-// may be retried.
+// ExpiresAt is not after now are skipped, and so are replicated-state
+// events (revocation.Type.IsState: key_state, refresh_state), which revoke
+// nothing. Each write merges with the stored key (see the package doc),
+// so writes are idempotent and the whole batch may be retried.
 //
 // It returns a wrapped error if any write failed, so the caller's outbox
 // retries the whole batch. If an event is invalid (errors.Is(err,
@@ -61,6 +62,9 @@ func (m *Mirror) prepare(events []revocation.Event) ([]write, error) {
 		}
 		if e.ExpiresAt == 0 {
 			return nil, fmt.Errorf("%w: event %d (%q): expires_at is 0", ErrInvalidEvent, i, e.EventID)
+		}
+		if e.Type.IsState() {
+			continue // cluster state (key_state, refresh_state): no Redis key
 		}
 		ttl := e.ExpiresAt - nowMs
 		if ttl <= 0 {

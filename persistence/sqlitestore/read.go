@@ -31,7 +31,7 @@ const (
 // eventFrom: s.sig is the batch part of a split Sig, NULL for a row that
 // holds its whole Sig in r.sig.
 const eventCols = `r.id, r.event_id, r.type, r.value, r.ts, r.expires_at, r.reason, r.origin, r.seq,
-	r.key_id, r.alg, r.sig, s.sig, r.received_at`
+	r.key_id, r.alg, r.sig, s.sig, r.received_at, r.data`
 
 // eventFrom joins every event row to its batch signature, if any.
 const eventFrom = ` FROM revocation_events r LEFT JOIN event_signatures s ON s.id = r.sig_id `
@@ -196,9 +196,10 @@ func scanEvent(sc scanner) (StoredEvent, error) {
 		seq   int64
 		sig   sql.RawBytes
 		batch sql.RawBytes
+		data  sql.RawBytes
 	)
 	err := sc.Scan(&se.ID, &e.EventID, &typ, &e.Value, &e.TS, &e.ExpiresAt, &e.Reason,
-		&e.Origin, &seq, &e.KeyID, &e.Alg, &sig, &batch, &se.ReceivedAt)
+		&e.Origin, &seq, &e.KeyID, &e.Alg, &sig, &batch, &se.ReceivedAt, &data)
 	if err != nil {
 		return se, err
 	}
@@ -209,6 +210,9 @@ func scanEvent(sc scanner) (StoredEvent, error) {
 		e.Sig = eventsig.JoinSig(batch, sig)
 	case sig != nil:
 		e.Sig = bytes.Clone(sig)
+	}
+	if len(data) > 0 {
+		e.Data = bytes.Clone(data)
 	}
 	return se, nil
 }

@@ -103,10 +103,23 @@ SELECT r.id, r.event_id, r.type, r.value, r.ts, r.expires_at, r.reason, r.origin
 	r.received_at
 FROM revocation_events r LEFT JOIN event_signatures s ON s.id = r.sig_id;
 `,
+	// v3: replicated-state events (revocation.Type.IsState: key_state,
+	// refresh_state) carry a payload, revocation.Event.Data; revocations keep
+	// data NULL. The seed's columns are unchanged; the view shows data last.
+	`
+ALTER TABLE revocation_events ADD COLUMN data BLOB;
+DROP VIEW revocation_events_signed;
+CREATE VIEW revocation_events_signed AS
+SELECT r.id, r.event_id, r.type, r.value, r.ts, r.expires_at, r.reason, r.origin, r.seq,
+	r.key_id, r.alg,
+	CASE WHEN r.sig_id IS NULL THEN r.sig ELSE CAST(s.sig || r.sig AS BLOB) END AS sig,
+	r.received_at, r.data
+FROM revocation_events r LEFT JOIN event_signatures s ON s.id = r.sig_id;
+`,
 }
 
 // SchemaVersion is the PRAGMA user_version this package writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrate brings the database behind db (the single writer connection) up to
 // SchemaVersion in one IMMEDIATE transaction, so concurrent openers of the

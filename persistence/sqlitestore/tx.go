@@ -75,9 +75,9 @@ var writeSQL = [numWriteStmts]string{
 
 // insertEventsSQL returns the INSERT of n event rows.
 func insertEventsSQL(n int) string {
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	return `INSERT INTO revocation_events
-		(event_id, type, value, ts, expires_at, reason, origin, seq, key_id, alg, sig, sig_id, received_at)
+		(event_id, type, value, ts, expires_at, reason, origin, seq, key_id, alg, sig, sig_id, received_at, data)
 		VALUES ` + strings.Repeat(row+", ", n-1) + row + `
 		ON CONFLICT (event_id) DO NOTHING`
 }
@@ -332,8 +332,13 @@ func (tx *Tx) appendEventArgs(args []any, e *revocation.Event, receivedAtMs int6
 		}
 		sig, sigID = rest, id
 	}
+	// data is NULL for a revocation (no Data): the v1 rows stay as they were.
+	var data any
+	if len(e.Data) > 0 {
+		data = e.Data
+	}
 	return append(args, e.EventID, string(e.Type), e.Value, e.TS, e.ExpiresAt, e.Reason,
-		e.Origin, int64(e.Seq), e.KeyID, e.Alg, sig, sigID, receivedAtMs), nil
+		e.Origin, int64(e.Seq), e.KeyID, e.Alg, sig, sigID, receivedAtMs, data), nil
 }
 
 // batchSigID returns the event_signatures id of batch, storing batch first

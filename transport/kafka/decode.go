@@ -28,6 +28,10 @@ type wireEvent struct {
 	KeyID     *string          `json:"key_id"`
 	Alg       *string          `json:"alg"`
 	Sig       *[]byte          `json:"sig"`
+	// Data is a replicated-state event's payload (base64), absent for a
+	// revocation; revocation.Event.Validate requires it exactly for the
+	// state types.
+	Data *[]byte `json:"data"`
 	// Format and Batch are set in format-2 records only (see FormatSplit).
 	Format *int    `json:"format"`
 	Batch  *string `json:"batch"`
@@ -37,7 +41,7 @@ type wireEvent struct {
 // It is the strict decoder the Consumer uses, exported for fuzzing and for
 // other transports. It rejects: more than MaxEventBytes, anything but one
 // JSON object, wrong JSON types, and a missing or null required field (every
-// field but "reason"). It then checks what no committed event can violate:
+// field but "reason" and "data"). It then checks what no committed event can violate:
 // event_id, origin, key_id and sig non-empty, alg of 1 to 64 bytes, ts and expires_at
 // positive, seq at least 1, and revocation.Event.Validate. Unknown fields are
 // ignored, so producers may add fields. It does not verify the signature.
@@ -91,6 +95,9 @@ func (w *wireEvent) event() (*revocation.Event, error) {
 	}
 	if w.Reason != nil {
 		e.Reason = *w.Reason
+	}
+	if w.Data != nil && len(*w.Data) > 0 {
+		e.Data = *w.Data
 	}
 	if err := checkEvent(e); err != nil {
 		return nil, fmt.Errorf("kafka: decode event %q: %w", e.EventID, err)
