@@ -81,6 +81,8 @@ type API struct {
 	nextID  atomic.Uint64
 	started time.Time
 	dpop    *dpop.Verifier // DPoP proofs (dpop.go)
+	// authFails logs and counts failed client logins (oauthclients.go).
+	authFails *authFailures
 }
 
 // New returns the API over d. It refuses invalid d.Options with an error
@@ -101,6 +103,7 @@ func New(d Deps) (*API, error) {
 	d.Options.AdminAPIKeys = slices.Clone(d.Options.AdminAPIKeys)
 	a := &API{d: d, log: d.Logger, started: time.Now(), limit: newLimiter(d.Options.RateLimitPerSecond, d.Options.RateLimitBurst), dpop: newDPoPVerifier()}
 	a.cfg = &a.d.Options
+	a.authFails = newAuthFailures(a.log, d.Metrics.Registry())
 	for _, k := range d.Options.AdminAPIKeys {
 		a.admin = append(a.admin, sha256.Sum256([]byte(k)))
 	}

@@ -5,27 +5,35 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 )
 
 // validClient reports whether id and secret are a registered client's
-// (Options.OAuthClients). It compares the hashes of every registered
-// client in constant time, so the answer's timing tells neither which ids
-// exist nor how much of a secret matched.
-func (a *API) validClient(id, secret []byte) bool {
-	if len(id) == 0 || len(secret) == 0 {
-		return false
+// (Options.OAuthClients), and whether id is registered at all (for the
+// failure log). It compares the hashes of every registered client in
+// constant time, so the answer's timing tells neither which ids exist nor
+// how much of a secret matched.
+func (a *API) validClient(id, secret []byte) (ok, known bool) {
+	if len(id) == 0 {
+		return false, false
 	}
 	idSum, secretSum := sha256.Sum256(id), sha256.Sum256(secret)
-	ok := 0
+	match, idMatch := 0, 0
 	for cid, sum := range a.cfg.OAuthClients {
 		cidSum := sha256.Sum256([]byte(cid))
-		ok |= subtle.ConstantTimeCompare(idSum[:], cidSum[:]) & subtle.ConstantTimeCompare(secretSum[:], sum[:])
+		sameID := subtle.ConstantTimeCompare(idSum[:], cidSum[:])
+		idMatch |= sameID
+		match |= sameID & subtle.ConstantTimeCompare(secretSum[:], sum[:])
 	}
-	return ok == 1
+	return match == 1 && len(secret) > 0, idMatch == 1
 }
 
 // basicCredentials decodes "Basic base64(id:secret)". RFC 6749 §2.3.1
@@ -45,13 +53,17 @@ func basicCredentials(h []byte) (id, secret []byte, ok bool) {
 }
 
 // validBasic checks Basic credentials as sent and, when they decode,
-// form-decoded (both checks always run).
-func (a *API) validBasic(id, secret []byte) bool {
-	ok := a.validClient(id, secret)
+// form-decoded (both checks always run). known reports whether either
+// reading of id is registered.
+func (a *API) validBasic(id, secret []byte) (ok, known bool) {
+	ok, known = a.validClient(id, secret)
 	uid, err1 := url.QueryUnescape(string(id))
 	usecret, err2 := url.QueryUnescape(string(secret))
-	decoded := err1 == nil && err2 == nil && a.validClient([]byte(uid), []byte(usecret))
-	return ok || decoded
+	if err1 == nil && err2 == nil {
+		dok, dknown := a.validClient([]byte(uid), []byte(usecret))
+		ok, known = ok || dok, known || dknown
+	}
+	return ok, known
 }
 
 // oauthAuthenticate authenticates the caller of /oauth2/introspect and
@@ -82,8 +94,8 @@ func (a *API) oauthAuthenticate(ctx *fasthttp.RequestCtx) bool {
 			oauthError(ctx, http.StatusBadRequest, "invalid_request", "client_id does not match the authenticated client")
 			return false
 		}
-		if !a.validBasic(id, secret) {
-			a.invalidClient(ctx)
+		if ok, known := a.validBasic(id, secret); !ok {
+			a.invalidClient(ctx, id, authBasic, known)
 			return false
 		}
 		return true
@@ -91,8 +103,8 @@ func (a *API) oauthAuthenticate(ctx *fasthttp.RequestCtx) bool {
 		a.writeError(ctx, ErrUnauthorized)
 		return false
 	case len(postID) > 0:
-		if !a.validClient(postID, postSecret) {
-			a.invalidClient(ctx)
+		if ok, known := a.validClient(postID, postSecret); !ok {
+			a.invalidClient(ctx, postID, authPost, known)
 			return false
 		}
 		return true
@@ -101,9 +113,10 @@ func (a *API) oauthAuthenticate(ctx *fasthttp.RequestCtx) bool {
 	return false
 }
 
-// invalidClient answers a failed client authentication (RFC 6749 §5.2).
-func (a *API) invalidClient(ctx *fasthttp.RequestCtx) {
-	a.log.Debug("oauth client authentication failed", "path", string(ctx.Path()), "request_id", requestID(ctx))
+// invalidClient answers a failed client authentication (RFC 6749 §5.2)
+// of client id with method, and records it (authFailures).
+func (a *API) invalidClient(ctx *fasthttp.RequestCtx, id []byte, method string, known bool) {
+	a.authFails.record(string(id), method, known, ctx.RemoteAddr().String(), string(ctx.Path()), requestID(ctx))
 	ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="revocd"`)
 	oauthError(ctx, http.StatusUnauthorized, "invalid_client", "client authentication failed: send a registered client's id and secret, or an admin API key")
 }
@@ -113,4 +126,108 @@ func (a *API) invalidClient(ctx *fasthttp.RequestCtx) {
 func oauthError(ctx *fasthttp.RequestCtx, status int, code, description string) {
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	writeJSON(ctx, status, map[string]string{"error": code, "error_description": description, "detail": code + ": " + description})
+}
+
+// Client authentication methods, as RFC 8414 names them.
+const (
+	authBasic = "client_secret_basic"
+	authPost  = "client_secret_post"
+)
+
+// Reasons of revocd_oauth_client_auth_failures_total.
+const (
+	authFailUnknownClient = "unknown_client"
+	authFailWrongSecret   = "wrong_secret"
+)
+
+// authFailLogEvery is the least time between two WARN lines about the
+// same client id; authFailMaxIDs bounds the ids remembered for it (and
+// authFailMaxIDLen the length of an id logged: ids are the caller's).
+const (
+	authFailLogEvery = time.Minute
+	authFailMaxIDs   = 1024
+	authFailMaxIDLen = 64
+)
+
+// authFailures logs failed client logins at WARN, at most once per client
+// id per authFailLogEvery (the line says how many were suppressed
+// meanwhile), and counts every one in
+// revocd_oauth_client_auth_failures_total{reason}: a brute force cannot
+// flood the log. The secret is never logged. Safe for concurrent use.
+type authFailures struct {
+	log     *slog.Logger
+	counter *prometheus.CounterVec
+	now     func() time.Time
+
+	mu   sync.Mutex
+	seen map[string]*authFailState // by client id (truncated)
+}
+
+type authFailState struct {
+	logged     time.Time
+	suppressed int
+}
+
+// newAuthFailures registers the counter on reg (or takes the one already
+// there, for several APIs on one registry).
+func newAuthFailures(log *slog.Logger, reg *prometheus.Registry) *authFailures {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "revocd_oauth_client_auth_failures_total",
+		Help: "Failed OAuth client authentications on /oauth2/*, by reason (unknown_client, wrong_secret).",
+	}, []string{"reason"})
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				c = existing
+			}
+		}
+	}
+	return &authFailures{log: log, counter: c, now: time.Now, seen: map[string]*authFailState{}}
+}
+
+// record counts one failure and logs it unless the id was logged within
+// authFailLogEvery. When authFailMaxIDs ids were logged within the
+// interval, failures of further ids share one line per interval.
+func (f *authFailures) record(id, method string, known bool, remote, path, reqID string) {
+	reason := authFailWrongSecret
+	if !known {
+		reason = authFailUnknownClient
+	}
+	f.counter.WithLabelValues(reason).Inc()
+	if len(id) > authFailMaxIDLen {
+		id = id[:authFailMaxIDLen] + "..."
+	}
+	now := f.now()
+	key := id
+	f.mu.Lock()
+	st := f.seen[key]
+	if st == nil && len(f.seen) >= authFailMaxIDs {
+		for k, s := range f.seen {
+			if now.Sub(s.logged) >= authFailLogEvery {
+				delete(f.seen, k)
+			}
+		}
+		if len(f.seen) >= authFailMaxIDs {
+			key = "\x00others" // not a client id: ids are never empty
+			st = f.seen[key]
+		}
+	}
+	if st == nil {
+		st = &authFailState{}
+		f.seen[key] = st
+	}
+	if !st.logged.IsZero() && now.Sub(st.logged) < authFailLogEvery {
+		st.suppressed++
+		f.mu.Unlock()
+		return
+	}
+	suppressed := st.suppressed
+	st.logged, st.suppressed = now, 0
+	f.mu.Unlock()
+	if key != id {
+		id = "(many clients)"
+	}
+	f.log.Warn("oauth client authentication failed", "client_id", id, "auth_method", method, "reason", reason,
+		"remote_addr", remote, "path", path, "request_id", reqID, "suppressed_since_last", suppressed)
 }
