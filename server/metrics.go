@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/revocd/revocd/index"
+	"github.com/revocd/revocd/revocation"
 )
 
 // newRegistry returns the node's Prometheus registry, served on /metrics,
@@ -24,6 +25,14 @@ type nodeMetrics struct {
 	batchRequests prometheus.Histogram
 	batchEvents   prometheus.Histogram
 	commitSeconds prometheus.Histogram
+	// stateDropped counts received state events whose payload failed
+	// validation (the audit writer's OnBadState hook).
+	stateDropped *prometheus.CounterVec
+}
+
+// droppedState is the audit writer's OnBadState hook.
+func (m *nodeMetrics) droppedState(e *revocation.Event, _ error) {
+	m.stateDropped.WithLabelValues(string(e.Type)).Inc()
 }
 
 func registerNodeMetrics(reg *prometheus.Registry, ix *index.Index) *nodeMetrics {
@@ -40,6 +49,9 @@ func registerNodeMetrics(reg *prometheus.Registry, ix *index.Index) *nodeMetrics
 			Name: "revocd_audit_commit_seconds", Help: "Group commit latency (sign + write + fsync).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		stateDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revocd_state_events_dropped_total", Help: "Received state events dropped for a payload that fails validation, by type.",
+		}, []string{"type"}),
 	}
 	// The index's statistics are read on scrape (Stats takes each shard's
 	// read lock briefly; never on the validation path).
@@ -68,7 +80,7 @@ func registerNodeMetrics(reg *prometheus.Registry, ix *index.Index) *nodeMetrics
 				}
 				return 0
 			}),
-		m.batchRequests, m.batchEvents, m.commitSeconds,
+		m.batchRequests, m.batchEvents, m.commitSeconds, m.stateDropped,
 	)
 	return m
 }

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/revocd/revocd/config"
@@ -47,9 +49,26 @@ func loadOrCreate(ctx context.Context, store *sqlitestore.Store, name string, cr
 
 // secrets are the node's persisted keys.
 type secrets struct {
-	signer     *eventsig.Signer
-	bindingKey []byte
-	kem        *kex.StaticKey
+	signer *eventsig.Signer
+	// legacyBindingKey is the per-node client-binding key of a database
+	// created before the key was cluster-wide (nil otherwise).
+	legacyBindingKey []byte
+	kem              *kex.StaticKey
+}
+
+// bindingKeyInfo is the HKDF info of the client-binding key.
+const bindingKeyInfo = "revocd/refresh-binding/v1"
+
+// bindingKey derives the cluster-wide client-binding key from
+// JWT_SECRET_KEY (HKDF-SHA256, info bindingKeyInfo), which every node of a
+// cluster shares: a binding hashed on one node is checked on any other.
+// The secret itself is never stored; the key changes with it.
+func bindingKey(jwtSecret string) []byte {
+	k, err := hkdf.Key(sha256.New, []byte(jwtSecret), nil, bindingKeyInfo, 32)
+	if err != nil {
+		panic(fmt.Sprintf("server: derive the binding key: %v", err)) // only for lengths hkdf refuses
+	}
+	return k
 }
 
 func loadSecrets(ctx context.Context, store *sqlitestore.Store, eventKeyID string) (*secrets, error) {
@@ -71,12 +90,11 @@ func loadSecrets(ctx context.Context, store *sqlitestore.Store, eventKeyID strin
 		return nil, config.Errorf("PQC_SIGNING_KEY_ID", "PQC_SIGNING_KEY_ID is %q but this database's event-signing key is %q; set PQC_SIGNING_KEY_ID=%s",
 			eventKeyID, s.signer.KeyID(), s.signer.KeyID())
 	}
-	if s.bindingKey, err = loadOrCreate(ctx, store, kvBindingKey, func() ([]byte, error) {
-		k := make([]byte, 32)
-		_, err := rand.Read(k)
-		return k, err
-	}); err != nil {
-		return nil, err
+	// The per-node binding key of earlier versions is only read, never
+	// created: bindings are now hashed under the cluster-wide key
+	// (bindingKey), and rows stored under this one keep verifying here.
+	if s.legacyBindingKey, _, err = store.GetKV(ctx, kvBindingKey); err != nil {
+		return nil, fmt.Errorf("server: load %s: %w", kvBindingKey, err)
 	}
 	b, err = loadOrCreate(ctx, store, kvKEMStatic, func() ([]byte, error) {
 		k, err := kex.GenerateStaticKey(rand.Reader)

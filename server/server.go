@@ -108,6 +108,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	auditPID := engine.Spawn(audit.New(audit.Config{
 		Store: store, Signer: sec.signer, Index: ix, Origin: cfg.NodeID, Logger: log.With("actor", "audit"), MaxClockSkew: cfg.MaxClockSkew, Now: now,
 		Observe: nm.observeCommit, Subscribers: []*actor.PID{fanOutPID, feedPID},
+		AccessTTL: max(cfg.AccessTTL, cfg.MaxAccessTTL), OnBadState: nm.droppedState,
 	}), "audit")
 	intakePID, in, err := startIntake(intakeDeps{
 		Origin: cfg.NodeID, Verifier: eventVerifier, Replay: eventsig.NewReplayGuard(cfg.NonceTTL, nil), Index: ix,
@@ -168,7 +169,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 			RateLimitPerSecond: cfg.RateLimitPerSecond, RateLimitBurst: cfg.RateLimitBurst,
 		},
 		Engine: engine, Issuer: issuerPID, Revoker: revokerPID, Verifier: verifier, Ring: ring,
-		Index: ix, Store: auditLogView{store}, ServerKEM: sec.kem, BindingKey: sec.bindingKey, Metrics: metrics, Logger: log,
+		Index: ix, Store: auditLogView{store}, ServerKEM: sec.kem, BindingKey: bindingKey(cfg.JWTSecretKey), LegacyBindingKey: sec.legacyBindingKey, Metrics: metrics, Logger: log,
 		KafkaOutbox: prop.kafkaOutbox(),
 		Feed:        &httpapi.Feed{Log: feedLogView{store}, Notifier: feedNotifier, APIKeys: cfg.FeedAPIKeys},
 		EventKeys: func() []byte {

@@ -51,6 +51,15 @@ type Config struct {
 	// placed that far ahead, so it covers every token issued anywhere
 	// before it (index.Index.ReserveSubCutoffAhead).
 	MaxClockSkew time.Duration
+	// AccessTTL is the access-token lifetime: how long the revocations of
+	// the access tokens of a family revoked on another node's word (a
+	// replicated reuse or a concurrent rotation) must last. Zero: the
+	// refresh token's lifetime.
+	AccessTTL time.Duration
+	// OnBadState, if set, is called (on the writer's goroutine; it must
+	// not block) for each received state event whose payload fails
+	// validation: it is dropped, neither stored nor applied.
+	OnBadState func(e *revocation.Event, err error)
 	// Subscribers receive a *Committed after each commit that contained
 	// revocation or token events.
 	Subscribers []*actor.PID
@@ -322,6 +331,33 @@ func (w *writer) commit(queued []pending, tokenEvs []sqlitestore.TokenEvent) (ou
 		}
 		remote = append(remote, p.remote...)
 	}
+	// Events of other nodes are stored and applied to the refresh-token
+	// state before the batch's own events are signed: applying them may
+	// revoke a token family, which adds events of this node.
+	recv := now.UnixMilli()
+	isNew := make([]bool, len(remote))
+	var remoteEvs []revocation.Event
+	ra := remoteApplier{b: b}
+	for i := range remote {
+		e := &remote[i]
+		s, ok := w.screenRemote(e)
+		if !ok {
+			continue
+		}
+		if isNew[i], err = tx.InsertEvent(e, recv); err != nil {
+			return nil, nil, out, err
+		}
+		if !isNew[i] {
+			continue
+		}
+		remoteEvs = append(remoteEvs, *e)
+		if err = ra.apply(e, &s); err != nil {
+			return nil, nil, out, fmt.Errorf("audit: apply %s %s from %s: %w", e.Type, e.EventID, e.Origin, err)
+		}
+	}
+	if err = ra.finish(); err != nil {
+		return nil, nil, out, fmt.Errorf("audit: revoke families revoked elsewhere: %w", err)
+	}
 	for _, te := range tokenEvs {
 		if err = b.tokenEvent(te); err != nil {
 			return nil, nil, out, err
@@ -342,21 +378,12 @@ func (w *writer) commit(queued []pending, tokenEvs []sqlitestore.TokenEvent) (ou
 			return nil, nil, out, fmt.Errorf("sign batch: %w", err)
 		}
 	}
-	recv := now.UnixMilli()
+	out.Events = remoteEvs
 	for _, e := range b.events {
 		if _, err = tx.InsertEvent(e, recv); err != nil {
 			return nil, nil, out, err
 		}
 		out.Events = append(out.Events, *e)
-	}
-	isNew := make([]bool, len(remote))
-	for i := range remote {
-		if isNew[i], err = tx.InsertEvent(&remote[i], recv); err != nil {
-			return nil, nil, out, err
-		}
-		if isNew[i] {
-			out.Events = append(out.Events, remote[i])
-		}
 	}
 	if err = tx.Commit(); err != nil {
 		return nil, nil, out, err

@@ -27,9 +27,14 @@ type fixture struct {
 	batches  atomic.Int64
 	maxBatch atomic.Int64
 	commits  chan Committed
+	node     string // the writer's Origin
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newNodeFixture(t, "node-1", Config{}) }
+
+// newNodeFixture is newFixture for the node origin, with cfg's AccessTTL
+// and OnBadState.
+func newNodeFixture(t *testing.T, origin string, cfg Config) *fixture {
 	t.Helper()
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
@@ -44,14 +49,15 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{engine: e, store: store, signer: signer, ix: index.New(index.Options{}), commits: make(chan Committed, 1024)}
+	f := &fixture{engine: e, store: store, signer: signer, ix: index.New(index.Options{}), commits: make(chan Committed, 1024), node: origin}
 	sub := e.SpawnFunc(func(c *actor.Context) {
 		if m, ok := c.Message().(*Committed); ok {
 			f.commits <- *m
 		}
-	}, "subscriber")
+	}, "subscriber-"+origin)
 	f.pid = e.Spawn(New(Config{
-		Store: store, Signer: signer, Index: f.ix, Origin: "node-1",
+		Store: store, Signer: signer, Index: f.ix, Origin: origin,
+		AccessTTL: cfg.AccessTTL, OnBadState: cfg.OnBadState,
 		Subscribers: []*actor.PID{sub},
 		Observe: func(requests, events int, _ time.Duration) {
 			f.batches.Add(1)
@@ -62,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 				}
 			}
 		},
-	}), "audit")
+	}), "audit-"+origin)
 	t.Cleanup(func() { <-e.Poison(f.pid).Done() })
 	return f
 }

@@ -67,6 +67,11 @@ type RotateRefresh struct {
 	OldJTI      string
 	Subject     string
 	BindingHash []byte
+	// LegacyBindingHash, if set, is the binding's hash under the node's
+	// former per-node binding key: rows stored before the key became
+	// cluster-wide still match it (the successor is stored under
+	// BindingHash).
+	LegacyBindingHash []byte
 	// AccessJTI is the jti of the access token issued with this exchange.
 	AccessJTI string
 	Next      *NextRefresh

@@ -46,9 +46,16 @@ func (m *RevokeRefresh) apply(b *batch) outcome {
 }
 
 func (m *CreateRefresh) apply(b *batch) outcome {
+	// The state event is built first: a row that cannot be replicated is
+	// not stored either.
+	ev, err := refreshStateEvent(revocation.RefreshState{Token: stateRow(m.Row)})
+	if err != nil {
+		return outcome{err: err}
+	}
 	if err := b.tx.InsertRefresh(m.Row); err != nil {
 		return outcome{err: err}
 	}
+	b.revoke(ev)
 	_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "refresh_create", Subject: m.Row.Subject, JTI: m.Row.JTI, Detail: "family=" + m.Row.FamilyID})
 	return outcome{reply: &RefreshCreated{Ref: m.Ref}}
 }
@@ -176,18 +183,19 @@ func rotateRefresh(b *batch, m *RotateRefresh) (string, error) {
 		_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "refresh_revoked_use", Subject: row.Subject, JTI: row.JTI})
 		return "", ErrRefreshRevoked
 	}
-	if !hmac.Equal(row.BindingHash, m.BindingHash) {
+	if !bindingMatches(row.BindingHash, m.BindingHash, m.LegacyBindingHash) {
 		_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "binding_mismatch", Subject: row.Subject, JTI: row.JTI})
 		return "", ErrBindingMismatch
 	}
 	next := m.Next
+	var superseded *sqlitestore.RefreshToken
 	if row.RetiredAt != 0 {
-		retry, err := toleratedRetry(b, m, row)
+		retry, child, err := toleratedRetry(b, m, row)
 		if err != nil {
 			return "", err
 		}
 		if !retry {
-			if err := revokeFamily(b, m.AccessTTL, row.Subject, row.FamilyID); err != nil {
+			if err := revokeFamily(b, m.AccessTTL, row.Subject, row.FamilyID, reuseReason); err != nil {
 				return "", err
 			}
 			_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "reuse_detected", Subject: row.Subject, JTI: row.JTI, Detail: "family=" + row.FamilyID})
@@ -197,6 +205,7 @@ func rotateRefresh(b *batch, m *RotateRefresh) (string, error) {
 		// attempt is retired in favour of the one issued now, so the
 		// family keeps a single live branch, and row names the new child
 		// (a further retry of row is then again the immediate predecessor).
+		superseded = &child
 		if err := b.tx.RetireRefresh(row.ReplacedBy, next.JTI, now.UnixMilli()); err != nil {
 			return "", err
 		}
@@ -205,18 +214,26 @@ func rotateRefresh(b *batch, m *RotateRefresh) (string, error) {
 		}
 	}
 	if next != nil {
+		// The successor's binding is stored under the cluster-wide key
+		// (m.BindingHash matched, or the node's legacy hash did), so
+		// every node can check it.
+		child := sqlitestore.RefreshToken{
+			JTI: next.JTI, Subject: row.Subject, FamilyID: row.FamilyID, ParentJTI: row.JTI, BindingHash: m.BindingHash,
+			IssuedAt: now.UnixMilli(), ExpiresAt: next.ExpiresAt.UnixMilli(), AccessJTI: m.AccessJTI,
+		}
+		ev, err := rotationStateEvent(row, child, superseded, now)
+		if err != nil {
+			return "", err
+		}
 		if row.RetiredAt == 0 {
 			if err := b.tx.RetireRefresh(row.JTI, next.JTI, now.UnixMilli()); err != nil {
 				return "", err
 			}
 		}
-		child := sqlitestore.RefreshToken{
-			JTI: next.JTI, Subject: row.Subject, FamilyID: row.FamilyID, ParentJTI: row.JTI, BindingHash: row.BindingHash,
-			IssuedAt: now.UnixMilli(), ExpiresAt: next.ExpiresAt.UnixMilli(), AccessJTI: m.AccessJTI,
-		}
 		if err := b.tx.InsertRefresh(child); err != nil {
 			return "", err
 		}
+		b.revoke(ev)
 	}
 	_ = b.tokenEvent(sqlitestore.TokenEvent{Event: "refresh", Subject: row.Subject, JTI: row.JTI, Detail: "access=" + m.AccessJTI})
 	return row.Subject, nil
@@ -227,23 +244,58 @@ func rotateRefresh(b *batch, m *RotateRefresh) (string, error) {
 // retired at most ReuseGrace ago, and row is the immediate predecessor of
 // the family's live token (its recorded successor is neither retired nor
 // revoked, and was rotated from row). Anything older is reuse.
-func toleratedRetry(b *batch, m *RotateRefresh, row sqlitestore.RefreshToken) (bool, error) {
+// The tolerated retry's child (the successor issued for the first attempt)
+// is returned with it.
+func toleratedRetry(b *batch, m *RotateRefresh, row sqlitestore.RefreshToken) (bool, sqlitestore.RefreshToken, error) {
 	if m.Next == nil || m.ReuseGrace <= 0 || row.ReplacedBy == "" ||
 		b.now.Sub(time.UnixMilli(row.RetiredAt)) > m.ReuseGrace {
-		return false, nil
+		return false, sqlitestore.RefreshToken{}, nil
 	}
 	child, ok, err := b.tx.GetRefresh(row.ReplacedBy)
 	if err != nil {
-		return false, err
+		return false, sqlitestore.RefreshToken{}, err
 	}
-	return ok && !child.Revoked && child.RetiredAt == 0 && child.ParentJTI == row.JTI, nil
+	return ok && !child.Revoked && child.RetiredAt == 0 && child.ParentJTI == row.JTI, child, nil
+}
+
+// bindingMatches compares a stored binding hash with the presented
+// binding's hash under the cluster-wide key and, when the node has one,
+// under its legacy per-node key (rows stored before the binding key was
+// cluster-wide); both comparisons run in constant time.
+func bindingMatches(stored, hash, legacy []byte) bool {
+	ok := hmac.Equal(stored, hash)
+	if len(legacy) > 0 {
+		ok = hmac.Equal(stored, legacy) || ok
+	}
+	return ok
+}
+
+// rotationStateEvent returns the refresh_state event of a rotation of
+// parent into child at now; superseded is the successor of a first
+// attempt that a tolerated retry replaces, or nil.
+func rotationStateEvent(parent, child sqlitestore.RefreshToken, superseded *sqlitestore.RefreshToken, now time.Time) (revocation.Event, error) {
+	at := now.UnixMilli()
+	p := stateRow(parent)
+	if p.RetiredAt == 0 {
+		p.RetiredAt = at
+	}
+	p.ReplacedBy = child.JTI
+	s := revocation.RefreshState{Token: stateRow(child), Parent: &p}
+	if superseded != nil {
+		r := stateRow(*superseded)
+		r.RetiredAt, r.ReplacedBy = at, child.JTI
+		s.Superseded = &r
+	}
+	return refreshStateEvent(s)
 }
 
 // revokeFamily revokes every refresh token of a family of subject and the
 // access tokens issued from it, with revocation events so the index and
 // every other node enforce it.
-func revokeFamily(b *batch, accessTTL time.Duration, subject, family string) error {
-	rows, err := b.tx.RevokeRefreshFamily(family, "reuse detected")
+// reason is stored with the revoked rows (one starting with reuseReason,
+// which FamilyRevoked recognises).
+func revokeFamily(b *batch, accessTTL time.Duration, subject, family, reason string) error {
+	rows, err := b.tx.RevokeRefreshFamily(family, reason)
 	if err != nil {
 		return fmt.Errorf("audit: revoke refresh family %s: %w", family, err)
 	}
@@ -259,10 +311,10 @@ func revokeFamily(b *batch, accessTTL time.Duration, subject, family string) err
 	}
 	for _, r := range rows {
 		if r.ExpiresAt > now.UnixMilli() {
-			b.revoke(revocation.Event{Type: revocation.TypeJTI, Value: r.JTI, ExpiresAt: r.ExpiresAt, Reason: "refresh token reuse: family " + family})
+			b.revoke(revocation.Event{Type: revocation.TypeJTI, Value: r.JTI, ExpiresAt: r.ExpiresAt, Reason: familyReasonPrefix + family})
 		}
 		if r.AccessJTI != "" {
-			b.revoke(revocation.Event{Type: revocation.TypeJTI, Value: r.AccessJTI, ExpiresAt: accessBase.Add(accessTTL).UnixMilli(), Reason: "refresh token reuse: family " + family})
+			b.revoke(revocation.Event{Type: revocation.TypeJTI, Value: r.AccessJTI, ExpiresAt: accessBase.Add(accessLifetime(accessTTL, r)).UnixMilli(), Reason: familyReasonPrefix + family})
 		}
 	}
 	return nil

@@ -236,7 +236,7 @@ func (a *issuerActor) refresh(c *actor.Context, m *Refresh) {
 		return
 	}
 	cmd := &audit.RotateRefresh{
-		OldJTI: m.OldJTI, Subject: m.Subject, BindingHash: m.BindingHash, AccessJTI: access.JTI,
+		OldJTI: m.OldJTI, Subject: m.Subject, BindingHash: m.BindingHash, LegacyBindingHash: m.LegacyBindingHash, AccessJTI: access.JTI,
 		ReuseGrace: a.cfg.ReuseGrace, AccessTTL: a.cfg.AccessTTL,
 	}
 	var next *Issued

@@ -73,8 +73,11 @@ type Refresh struct {
 	OldJTI      string
 	Subject     string
 	BindingHash []byte
-	AccessJTI   string
-	Extra       map[string]any
+	// LegacyBindingHash is the binding's hash under the node's former
+	// per-node binding key, if it has one (see audit.RotateRefresh).
+	LegacyBindingHash []byte
+	AccessJTI         string
+	Extra             map[string]any
 	// Jkt, if set, binds the new tokens to a DPoP key ("cnf":{"jkt":...}).
 	Jkt string
 }

@@ -265,3 +265,27 @@ func (tx *Tx) revoke(op string, st int, args ...any) ([]RefreshToken, error) {
 	}
 	return out, nil
 }
+
+// familyRevokedSQL probes the family index for a row revoked with a reason
+// of the given prefix.
+const familyRevokedSQL = `SELECT 1 FROM refresh_tokens
+	WHERE family_id = ? AND revoked = 1 AND substr(revoked_reason, 1, ?) = ? LIMIT 1`
+
+// FamilyRevoked reports whether a token of familyID was revoked with a
+// reason starting with reasonPrefix (a revocation of the whole family,
+// such as reuse detection), inside the transaction.
+func (tx *Tx) FamilyRevoked(familyID, reasonPrefix string) (bool, error) {
+	const op = "family revoked"
+	if tx.done {
+		return false, wrap(op, ErrTxDone)
+	}
+	var one int
+	err := tx.tx.QueryRowContext(tx.ctx, familyRevokedSQL, familyID, len(reasonPrefix), reasonPrefix).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap(op, err)
+	}
+	return true, nil
+}

@@ -54,8 +54,12 @@ type Deps struct {
 	Store AuditLog
 	// ServerKEM is the long-term X-Wing key advertised as kyber_public_key.
 	ServerKEM *kex.StaticKey
-	// BindingKey keys the hash under which client bindings are stored.
+	// BindingKey keys the hash under which client bindings are stored
+	// (cluster-wide: the same on every node).
 	BindingKey []byte
+	// LegacyBindingKey, if set, is the node's former per-node binding key:
+	// a refresh token stored under it still matches its binding here.
+	LegacyBindingKey []byte
 	// KafkaOutbox is the Kafka bridge (outbox) actor, asked with a
 	// msg.AwaitDelivered whether a revocation was published within
 	// PublishWait. Nil: Kafka is off.

@@ -43,7 +43,20 @@ type refreshRequest struct {
 }
 
 func (a *API) bindingHash(binding string) []byte {
-	m := hmac.New(sha256.New, a.d.BindingKey)
+	return keyedHash(a.d.BindingKey, binding)
+}
+
+// legacyBindingHash is the binding's hash under the node's former
+// per-node key, or nil when it has none.
+func (a *API) legacyBindingHash(binding string) []byte {
+	if len(a.d.LegacyBindingKey) == 0 {
+		return nil
+	}
+	return keyedHash(a.d.LegacyBindingKey, binding)
+}
+
+func keyedHash(key []byte, binding string) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(binding))
 	return m.Sum(nil)
 }
@@ -177,7 +190,8 @@ func (a *API) refresh(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	pair, err := a.askPair(&msg.Refresh{OldJTI: t.ID(), Subject: t.Subject(), BindingHash: a.bindingHash(req.ClientBinding.Value), AccessJTI: accessJTI, Extra: extra, Jkt: jkt})
+	pair, err := a.askPair(&msg.Refresh{OldJTI: t.ID(), Subject: t.Subject(), BindingHash: a.bindingHash(req.ClientBinding.Value),
+		LegacyBindingHash: a.legacyBindingHash(req.ClientBinding.Value), AccessJTI: accessJTI, Extra: extra, Jkt: jkt})
 	if err != nil {
 		return err
 	}
