@@ -62,7 +62,8 @@ func TestConfigErrorsExit2BeforeListening(t *testing.T) {
 		db      string // SQLITE_PATH; a fresh file when empty
 		wantVar string
 	}{
-		{name: "consume without EVENT_TRUSTED_KEYS", args: []string{"consume"}, env: without(consumeEnv, "EVENT_TRUSTED_KEYS"), wantVar: "EVENT_TRUSTED_KEYS"},
+		{name: "consume without EVENT_TRUSTED_KEYS or CLUSTER_SECRET", args: []string{"consume"}, noDev: true, env: without(consumeEnv, "EVENT_TRUSTED_KEYS"), wantVar: "CLUSTER_SECRET"},
+		{name: "consume with the dev CLUSTER_SECRET outside --dev", args: []string{"consume"}, noDev: true, env: append(without(consumeEnv, "EVENT_TRUSTED_KEYS"), "CLUSTER_SECRET=revocd-dev-cluster-secret-not-for-production"), wantVar: "CLUSTER_SECRET"},
 		{name: "consume without REDIS_URL", args: []string{"consume"}, env: without(consumeEnv, "REDIS_URL"), wantVar: "REDIS_URL"},
 		{name: "consume without KAFKA_BOOTSTRAP", args: []string{"consume"}, env: without(consumeEnv, "KAFKA_BOOTSTRAP"), wantVar: "KAFKA_BOOTSTRAP"},
 		{name: "EVENT_TRUSTED_KEYS file missing", env: []string{"EVENT_TRUSTED_KEYS=@" + missing}, wantVar: "EVENT_TRUSTED_KEYS"},

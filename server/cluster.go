@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -73,6 +72,9 @@ type clusterDeps struct {
 	Verifier *eventsig.Verifier
 	// Signer is this node's event-signing key, announced to peers.
 	Signer *eventsig.Signer
+	// Trust is the node's announcement rule (shared with the Kafka
+	// consumer); nil: one is made from Options.Secret and Verifier.
+	Trust *eventsig.AnnouncementTrust
 }
 
 // clusterNode is the running cluster layer of a node.
@@ -186,22 +188,18 @@ func announceTrust(c *cluster.Config, o clusterOptions, d clusterDeps) error {
 		return fmt.Errorf("server: cluster key announcement: %w", err)
 	}
 	c.Announcement = a
-	secret, v, log := o.Secret, d.Verifier, d.Log
+	trust, log := d.Trust, d.Log
+	if trust == nil {
+		trust = eventsig.NewAnnouncementTrust(o.Secret, d.Verifier, o.NodeID)
+	}
 	c.TrustAnnouncement = func(data []byte, allowed func(string) bool) (string, error) {
-		an, err := eventsig.OpenAnnouncement(secret, data)
+		an, fresh, err := trust.Accept(data, allowed)
 		if err != nil {
-			return "", err
-		}
-		if !allowed(an.NodeID) {
-			return an.NodeID, fmt.Errorf("%w: node %q is not a configured peer or not the connection's certificate's node", eventsig.ErrBadAnnouncement, an.NodeID)
-		}
-		if v.TrustsNode(an.NodeID, an.KeyID) && bytes.Equal(v.NodeKey(an.NodeID, an.KeyID), an.Pub) {
-			return an.NodeID, nil
-		}
-		if err := v.TrustNode(an.NodeID, an.KeyID, an.Pub); err != nil {
 			return an.NodeID, err
 		}
-		log.Info("trusting peer event key", "peer", an.NodeID, "key_id", an.KeyID)
+		if fresh {
+			log.Info("trusting peer event key", "peer", an.NodeID, "key_id", an.KeyID)
+		}
 		return an.NodeID, nil
 	}
 	return nil

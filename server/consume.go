@@ -20,7 +20,8 @@ import (
 
 // Consume runs the seed's consumer service (`revocd consume`): it reads the
 // revocation topic, verifies every event's ML-DSA-65 signature against
-// EVENT_TRUSTED_KEYS, drops forged, unsigned and replayed events, and writes
+// EVENT_TRUSTED_KEYS and the keys the nodes announce under CLUSTER_SECRET
+// (revocd-node-key headers), drops forged, unsigned and replayed events, and writes
 // the seed's Redis keys (revoked:jti|sub|kid:...) into REDIS_URL for services
 // that read Redis directly. It runs until ctx ends.
 func Consume(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
@@ -30,12 +31,26 @@ func Consume(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if cfg.RedisURL == "" {
 		return errors.New("consume: REDIS_URL is not set")
 	}
-	if cfg.EventTrustedKeys == "" {
-		return errors.New("consume: EVENT_TRUSTED_KEYS is empty, so every event would be dropped as unverifiable; set it to the producers' keys (see `revocd event-key`)")
+	secret, err := consumeSecret(cfg)
+	if err != nil {
+		return err
 	}
 	verifier := eventsig.NewVerifier()
 	if err := trustConfigured(verifier, cfg.EventTrustedKeys); err != nil {
 		return err
+	}
+	var onAnnouncement func(origin string, sealed []byte) error
+	if secret != nil {
+		// The nodes' own key announcements (revocd-node-key headers),
+		// each trusted for its origin only, as a node does.
+		trust := eventsig.NewAnnouncementTrust(secret, verifier, "")
+		onAnnouncement = func(origin string, sealed []byte) error {
+			a, fresh, err := trust.Accept(sealed, func(nodeID string) bool { return nodeID == origin })
+			if fresh {
+				log.Info("consume: trusting event key announced on Kafka", "node", a.NodeID, "key_id", a.KeyID)
+			}
+			return err
+		}
 	}
 	opts, err := redismirror.ParseURL(cfg.RedisURL)
 	if err != nil {
@@ -52,6 +67,7 @@ func Consume(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	consumer, err := kafka.NewConsumer(kafka.Config{
 		Brokers: brokers, RevocationTopic: cfg.KafkaTopic, TokenTopic: cfg.RefreshTokenTopic,
 		GroupID: "revocd-consume-" + cfg.NodeID, ClientID: "revocd-consume-" + cfg.NodeID, Logger: log.With("component", "kafka"),
+		OnAnnouncement: onAnnouncement,
 	}, h.handle)
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
@@ -60,6 +76,27 @@ func Consume(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	err = consumer.Run(ctx)
 	log.Info("consume: stopped", "applied", h.applied.Load(), "dropped", h.dropped.Load())
 	return err
+}
+
+// consumeSecret returns the cluster secret `revocd consume` trusts key
+// announcements under: CLUSTER_SECRET, or the public dev secret with --dev;
+// nil when only EVENT_TRUSTED_KEYS is trusted. With neither it refuses to
+// start (every event would be dropped as unverifiable), and outside --dev
+// it refuses the public dev secret (anyone could announce keys).
+func consumeSecret(cfg *config.Config) ([]byte, error) {
+	secret := cfg.ClusterSecret
+	switch {
+	case secret == config.DevClusterSecret && !cfg.Dev:
+		return nil, config.Errorf("CLUSTER_SECRET", "CLUSTER_SECRET is the public --dev value; set the nodes' CLUSTER_SECRET")
+	case secret == "" && cfg.Dev:
+		secret = config.DevClusterSecret
+	case secret == "" && cfg.EventTrustedKeys == "":
+		return nil, config.Errorf("CLUSTER_SECRET", "consume: no way to trust the nodes' events, so every event would be dropped: set CLUSTER_SECRET to the nodes' value (or EVENT_TRUSTED_KEYS to the producers' keys, see `revocd event-key`)")
+	}
+	if secret == "" {
+		return nil, nil
+	}
+	return []byte(secret), nil
 }
 
 // consumeRetry paces `revocd consume`'s Redis write retries.

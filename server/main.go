@@ -73,7 +73,7 @@ func MainIO(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	switch mode {
 	case modeConsume:
-		opts = append(opts, config.Require("KAFKA_BOOTSTRAP", "REDIS_URL", "EVENT_TRUSTED_KEYS"),
+		opts = append(opts, config.Require("KAFKA_BOOTSTRAP", "REDIS_URL"),
 			config.SkipFileChecks("TLS_CERT", "CLUSTER_TLS_CERT"))
 	case modeEventKey, modeBackup:
 		// They read only SQLITE_PATH; event-key runs before the trusted

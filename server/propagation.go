@@ -46,6 +46,9 @@ type propagation struct {
 	// REDIS_STARTUP=best-effort, after the first successful load of
 	// Redis's revocations with REDIS_STARTUP=require.
 	redisLoaded chan struct{}
+	// trust reports Kafka events refused for an untrusted origin (nil
+	// without Kafka).
+	trust *kafkaTrust
 	// redisLoadErr is the last failed initial load ("" before the first
 	// attempt ends), reported by /ready while redisLoaded is open.
 	redisLoadErr atomic.Pointer[string]
@@ -101,6 +104,9 @@ type propagationDeps struct {
 	MaxLifetime time.Duration
 	Log         *slog.Logger
 	Registry    *prometheus.Registry
+	// Announcements (nil without a cluster secret) puts this node's key
+	// announcement on its Kafka records and trusts the ones it reads.
+	Announcements *announcements
 }
 
 // startPropagation connects to Redis and Kafka as configured, loads Redis's
@@ -161,6 +167,10 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 			GroupID: "revocd-" + d.Options.NodeID, ClientID: "revocd-" + d.Options.NodeID, Logger: d.Log.With("component", "kafka"),
 			Origin: d.Options.NodeID, // publish only own events; skip them when consuming
 		}
+		if a := d.Announcements; a != nil {
+			kcfg.Announcement, kcfg.OnAnnouncement = a.sealed, a.kafkaAnnouncement
+		}
+		p.trust = newKafkaTrust(d.Log, d.Announcements != nil)
 		ectx, ecancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := kafka.EnsureTopics(ectx, kcfg, 1); err != nil {
 			d.Log.Warn("kafka: could not ensure topics; will publish when the brokers answer", "err", err)
@@ -174,7 +184,7 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 		// The handler returns once the event is durable or refused, and
 		// retries a failed commit meanwhile: no offset is committed
 		// before its event is durable (see intake.Client.Handler).
-		consumer, err := kafka.NewConsumer(kcfg, d.Intake.Handler("kafka", kafkaRetry, d.Log))
+		consumer, err := kafka.NewConsumer(kcfg, p.trust.wrap(d.Intake.Handler("kafka", kafkaRetry, d.Log)))
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("server: kafka consumer: %w", err)
@@ -326,6 +336,9 @@ func (p *propagation) checks(ctx context.Context, r *wire.Readiness) {
 	}
 	if p.pub != nil {
 		r.Checks["kafka"] = deliveryCheck(p.pub.Ping(ctx), p.prog["kafka"])
+	}
+	if ch, ok := p.trust.check(); ok {
+		r.Checks["kafka_trust"] = ch
 	}
 	for name, prog := range p.prog {
 		if r.Outbox == nil {

@@ -93,6 +93,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
+	// Key announcements under CLUSTER_SECRET: the trust rule shared by
+	// the cluster and the Kafka consumer, restored from the last run.
+	ann, err := startAnnouncements(ctx, clusterOpts.Secret, cfg.NodeID, eventVerifier, sec.signer, store, log.With("component", "trust"))
+	if err != nil {
+		return err
+	}
+	defer ann.close()
 	engine, err := newEngine(clusterOpts)
 	if err != nil {
 		return err
@@ -119,7 +126,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	}
 	cluster, err := startCluster(ctx, clusterDeps{
 		Options: clusterOpts, Engine: engine, Store: store, Ingest: in, Log: log.With("component", "cluster"), Registry: metrics.Registry(),
-		Verifier: eventVerifier, Signer: sec.signer,
+		Verifier: eventVerifier, Signer: sec.signer, Trust: ann.announcementTrust(),
 	})
 	if err != nil {
 		return err
@@ -137,7 +144,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 			KafkaTopic: cfg.KafkaTopic, TokenTopic: cfg.RefreshTokenTopic,
 		},
 		Engine: engine, Store: store, Index: ix, Intake: in, MaxLifetime: maxLifetime,
-		Log: log, Registry: metrics.Registry(),
+		Log: log, Registry: metrics.Registry(), Announcements: ann,
 	})
 	if err != nil {
 		return err

@@ -65,6 +65,19 @@ type Config struct {
 	// (default: about 215 bytes per event in format 2 at the lowest CPU
 	// cost measured), "zstd" (about 175 bytes, slower), "snappy" or "none".
 	Compression string
+	// Announcement, when set, is this node's sealed event-key announcement
+	// (eventsig.SealAnnouncement): a Publisher adds it as the
+	// HeaderNodeKey header to every record that carries a batch signature
+	// (once per batch and partition) and to every signed format-1 record,
+	// so that consumers sharing the cluster secret learn the key from the
+	// topic itself.
+	Announcement []byte
+	// OnAnnouncement, when set, receives a Consumer's HeaderNodeKey
+	// headers with the record's HeaderOrigin, before the events the record
+	// completes are handed to the handler; it trusts the announced key or
+	// returns why not (the events are delivered either way: the handler's
+	// verification decides). Called from Run's goroutine only.
+	OnAnnouncement func(origin string, sealed []byte) error
 	// MaxPendingRecords bounds, per partition, how many records a Consumer
 	// reads after the first record of a format-2 batch while that batch's
 	// signature header has not arrived; the batch is then dropped and

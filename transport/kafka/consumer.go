@@ -46,6 +46,10 @@ type ConsumerStats struct {
 	// records, or did not match their records; EventsDropped counts their
 	// events.
 	BatchesDropped, EventsDropped uint64
+	// AnnouncementsRefused counts HeaderNodeKey headers that
+	// Config.OnAnnouncement refused (a MAC under another secret, a node
+	// that is not the record's origin, ...).
+	AnnouncementsRefused uint64
 }
 
 // Consumer reads the revocation topic in a consumer group and hands each
@@ -77,6 +81,7 @@ type Consumer struct {
 
 	decoded, malformed, handlerErrs, commitErrs atomic.Uint64
 	skippedOwn, batchesDropped, eventsDropped   atomic.Uint64
+	announceRefused                             atomic.Uint64
 }
 
 // NewConsumer validates cfg, which must name a GroupID, and returns a
@@ -105,6 +110,7 @@ func (c *Consumer) Stats() ConsumerStats {
 		HandlerErrors: c.handlerErrs.Load(),
 		CommitErrors:  c.commitErrs.Load(),
 		SkippedOwn:    c.skippedOwn.Load(), BatchesDropped: c.batchesDropped.Load(), EventsDropped: c.eventsDropped.Load(),
+		AnnouncementsRefused: c.announceRefused.Load(),
 	}
 }
 
@@ -264,6 +270,7 @@ func (c *Consumer) handleRecord(ctx context.Context, ps *partState, r *kgo.Recor
 		return true
 	}
 	if ref == "" {
+		c.announce(r)
 		return c.deliver(ctx, ps, r, e)
 	}
 	bi := ps.batch(ref)
@@ -289,6 +296,7 @@ func (c *Consumer) handleRecord(ctx context.Context, ps *partState, r *kgo.Recor
 			"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "batch", ref, "events", len(recs))
 		return true
 	}
+	c.announce(r)
 	for i, pr := range recs {
 		if err := joinBatchSig(pr.e, ref, sig); err != nil {
 			c.malformed.Add(1)

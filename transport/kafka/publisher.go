@@ -207,10 +207,14 @@ func (p *Publisher) record(e *revocation.Event, rest, tail []byte) (*kgo.Record,
 	if err != nil {
 		return nil, fmt.Errorf("kafka: deliver: encode event %q: %w", e.EventID, err)
 	}
-	return &kgo.Record{
+	r := &kgo.Record{
 		Topic: p.cfg.RevocationTopic, Key: []byte(EventKey(e)), Value: v,
 		Headers: []kgo.RecordHeader{{Key: HeaderOrigin, Value: []byte(e.Origin)}},
-	}, nil
+	}
+	if rest == nil && len(e.Sig) > 0 {
+		p.addNodeKey(r) // a signed format-1 record is self-contained
+	}
+	return r, nil
 }
 
 // splitPlan remembers where encode expected the format-2 records to land.
@@ -284,6 +288,7 @@ func (p *Publisher) encode(events []revocation.Event, nparts int) ([]*kgo.Record
 	}
 	for k, i := range last {
 		recs[i].Headers = append(recs[i].Headers, kgo.RecordHeader{Key: HeaderBatchSig, Value: sigs[k.batch]})
+		p.addNodeKey(recs[i])
 	}
 	return recs, plan, nil
 }
