@@ -225,3 +225,88 @@ func TestConsumeTrustsClusterSecret(t *testing.T) {
 		t.Log(logb.String())
 	}
 }
+
+// relayEvents publishes events to the topic as revocd records, with
+// sealed as the revocd-node-key header when not nil.
+func relayEvents(t *testing.T, broker string, sealed []byte, events []revocation.Event) {
+	t.Helper()
+	pub, err := kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, Announcement: sealed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := pub.Deliver(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signedEvents returns n's revocation events with their signatures
+// (GET /revocations, open in --dev).
+func signedEvents(t *testing.T, n *node) []revocation.Event {
+	t.Helper()
+	var r struct {
+		Events []revocation.Event `json:"events"`
+	}
+	if err := json.Unmarshal(n.do("GET", "/revocations?after=0&limit=100", nil).Body, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Events
+}
+
+// TestKafkaTrustPersisted (issue #11): a restarted node trusts the keys
+// it learnt from announcements before any new announcement arrives. Node
+// a's signed events reach b through a relay (a producer that copies them
+// to the topic, as a bridge that does not keep headers would): the first
+// one with a's announcement (sealed under the cluster secret), then b is
+// killed and restarted, then the second one without an announcement: b
+// enforces it only if it kept a's key. The old node forgot every
+// announced key on restart and dropped it as unknown_key.
+func TestKafkaTrustPersisted(t *testing.T) {
+	kf := startKafka(t)
+	a := startNode(t, "", []string{"NODE_ID=a"}) // no Kafka: the relay carries its events
+	b := startNode(t, "", []string{"KAFKA_BOOTSTRAP=" + kf.addr(), "NODE_ID=b", "JWT_SECRET_KEY=" + prodSecret,
+		"ADMIN_API_KEYS=" + prodAdminKey, "CLUSTER_SECRET=" + trustSecret}, "--no-dev")
+	var keys struct {
+		Keys []struct {
+			KeyID     string `json:"key_id"`
+			PublicKey []byte `json:"public_key"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(a.do("GET", "/events/keys", nil).Body, &keys); err != nil || len(keys.Keys) != 1 {
+		t.Fatalf("a's event keys: %v %+v", err, keys)
+	}
+	sealed, err := eventsig.SealAnnouncement([]byte(trustSecret), eventsig.Announcement{NodeID: "a", KeyID: keys.Keys[0].KeyID, Pub: keys.Keys[0].PublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.revoke("revoke_jti", "jti-before-restart")
+	a.revoke("revoke_jti", "jti-after-restart")
+	events := signedEvents(t, a)
+	if len(events) != 2 || len(events[0].Sig) == 0 {
+		t.Fatalf("a's signed events: %+v", events)
+	}
+	relayEvents(t, kf.addr(), sealed, events[:1])
+	eventually(t, kafkaBound, "b stored a's announcement", func() bool {
+		return strings.Contains(b.log.String(), "trusted key announcements stored")
+	})
+	eventually(t, kafkaBound, "b applied a's first event", func() bool {
+		return metricValue(t, b, `revocd_events_received_total\{source="kafka"\}`) == 1
+	})
+	// A clean stop leaves the consumer group at once (a killed member
+	// holds its partitions for the session timeout).
+	if err := b.terminate(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b.start()
+	relayEvents(t, kf.addr(), nil, events[1:])
+	eventually(t, kafkaBound, "b took a's second event", func() bool {
+		return metricValue(t, b, `revocd_events_received_total\{source="kafka"\}`)+
+			metricValue(t, b, `revocd_events_dropped_total\{reason="unknown_key",source="kafka"\}`) >= 1
+	})
+	if got := metricValue(t, b, `revocd_events_received_total\{source="kafka"\}`); got != 1 {
+		t.Fatalf("b after restart: applied %v of a's events, want 1 (dropped unknown_key: %v)", got,
+			metricValue(t, b, `revocd_events_dropped_total\{reason="unknown_key",source="kafka"\}`))
+	}
+}

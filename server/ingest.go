@@ -128,7 +128,6 @@ func startAnnouncements(ctx context.Context, secret []byte, nodeID string, v *ev
 		trust: eventsig.NewAnnouncementTrust(secret, v, nodeID), sealed: sealed, store: store, log: log,
 		stored: map[string]storedAnnouncement{}, dirty: make(chan struct{}, 1), done: make(chan struct{}),
 	}
-	a.trust.OnTrusted(a.remember)
 	b, ok, err := store.GetKV(ctx, kvAnnouncements)
 	if err != nil {
 		return nil, fmt.Errorf("server: load %s: %w", kvAnnouncements, err)
@@ -140,12 +139,16 @@ func startAnnouncements(ctx context.Context, secret []byte, nodeID string, v *ev
 		}
 		dropped := 0
 		for _, s := range list {
-			if _, _, err := a.trust.Accept(s, nil); err != nil {
+			an, _, err := a.trust.Accept(s, nil)
+			if err != nil {
 				dropped++
+				continue
 			}
+			a.stored[an.NodeID+"\x00"+an.KeyID] = storedAnnouncement{sealed: s, issuedAt: an.IssuedAt}
 		}
 		log.Info("trusting stored key announcements", "trusted", len(list)-dropped, "dropped", dropped)
 	}
+	a.trust.OnTrusted(a.remember)
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	go a.writer(bg)
