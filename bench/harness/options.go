@@ -19,14 +19,17 @@ const (
 	ScenarioBatch        = "batch"
 	ScenarioRevoke       = "revoke"
 	ScenarioPropagation  = "propagation"
-	ScenarioStartup      = "startup"
-	ScenarioMemory       = "memory"
+	// ScenarioRefreshCluster times POST /token/refresh on the issuing
+	// node and on another node of a two-node cluster, in one run.
+	ScenarioRefreshCluster = "refresh-cluster"
+	ScenarioStartup        = "startup"
+	ScenarioMemory         = "memory"
 )
 
 // AllScenarios lists every scenario in run order.
 func AllScenarios() []string {
 	return []string{ScenarioCeiling, ScenarioValidate, ScenarioValidateDPoP, ScenarioBaseline, ScenarioBatch,
-		ScenarioRevoke, ScenarioPropagation, ScenarioStartup, ScenarioMemory}
+		ScenarioRevoke, ScenarioPropagation, ScenarioRefreshCluster, ScenarioStartup, ScenarioMemory}
 }
 
 // Profile sizes a run: how long each step lasts and how much data is made.

@@ -64,6 +64,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{"validate family", opts.wants(ScenarioValidate) || opts.wants(ScenarioValidateDPoP) || opts.wants(ScenarioCeiling) || opts.wants(ScenarioBaseline) || opts.wants(ScenarioBatch), r.validateFamily},
 		{ScenarioRevoke, opts.wants(ScenarioRevoke), r.revokeScenario},
 		{ScenarioPropagation, opts.wants(ScenarioPropagation), r.propagationScenario},
+		{ScenarioRefreshCluster, opts.wants(ScenarioRefreshCluster), r.refreshClusterScenario},
 		{ScenarioStartup, opts.wants(ScenarioStartup) || opts.wants(ScenarioMemory), r.startupScenario},
 		{"index memory", opts.IndexMemory && opts.wants(ScenarioMemory), r.indexMemory},
 	}
