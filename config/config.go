@@ -394,7 +394,7 @@ var settings = []setting{
 	{"HTTP_IDLE_TIMEOUT_SECONDS", "60", "how long an idle keep-alive connection stays open", func(c *Config, v string) error {
 		return positiveInt(v, func(n int) { c.IdleTimeout = time.Duration(n) * time.Second })
 	}},
-	{"MAX_HEADER_BYTES", "8192", "largest request head (request line + headers); larger requests get 431", func(c *Config, v string) error {
+	{"MAX_HEADER_BYTES", "12288", "largest request head (request line + headers); larger requests get 431 (an ML-DSA-65 DPoP proof header alone is about 8.2 KB)", func(c *Config, v string) error {
 		return positiveInt(v, func(n int) { c.MaxHeaderBytes = n })
 	}},
 	{"KEY_ROTATION_INTERVAL_HOURS", "0", "rotate the token signing key on this schedule (0: only on demand)", func(c *Config, v string) error {

@@ -33,14 +33,20 @@ type dpopAnswer struct {
 // validating it with the proof it received is told valid only for a fresh
 // proof by that key over its request; each refusal names its reason. A
 // bound refresh token refreshes only with a proof by the same key; the
-// bound token is revoked by jti like any other.
+// bound token is revoked by jti like any other. The proofs are ES256 and
+// EdDSA (Ed25519), both made by npm's dpop.
 func TestDPoPWithNpmClient(t *testing.T) {
 	script := npmClient(t, "dpop", "dpop")
 	n := startNode(t, "", cleanEnv())
+	for _, alg := range []string{"ES256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) { testDPoPWithNpmClient(t, n, script, alg) })
+	}
+}
 
+func testDPoPWithNpmClient(t *testing.T, n *node, script, alg string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, n.URL)
+	cmd := exec.CommandContext(ctx, "node", script, n.URL, alg)
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr []byte
@@ -51,6 +57,7 @@ func TestDPoPWithNpmClient(t *testing.T) {
 	}
 	var rep struct {
 		JKT            string                 `json:"jkt"`
+		Kty            string                 `json:"kty"`
 		Issue          dpopAnswer             `json:"issue"`
 		Plain          dpopAnswer             `json:"plain"`
 		BadIssue       dpopAnswer             `json:"badIssue"`
@@ -62,6 +69,9 @@ func TestDPoPWithNpmClient(t *testing.T) {
 	}
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("report %s: %v", out, err)
+	}
+	if wantKty := map[string]string{"ES256": "EC", "EdDSA": "OKP"}[alg]; rep.Kty != wantKty {
+		t.Fatalf("proof key kty %q, want %q for %s", rep.Kty, wantKty, alg)
 	}
 
 	if rep.Issue.Status != 200 || rep.Issue.TokenType != "DPoP" || rep.Issue.Cnf["jkt"] != rep.JKT || rep.JKT == "" {

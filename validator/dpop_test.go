@@ -58,7 +58,7 @@ func newProofKey(t testing.TB, alg string) *proofKey {
 				s.FillBytes(out[32:])
 				return out
 			}}
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 		return &proofKey{alg: alg, jwk: map[string]string{"kty": "OKP", "crv": "Ed25519", "x": b64.EncodeToString(pub)},
 			sign: func(m []byte) []byte { return ed25519.Sign(priv, m) }}
@@ -123,7 +123,7 @@ const rsURL = "https://rs.example/api/things"
 // /token/validate words it. Validate refuses a bound token (no proof);
 // a bearer token validates through ValidateDPoP with JKT empty.
 func TestValidateDPoP(t *testing.T) {
-	for _, alg := range []string{"ES256", "EdDSA", "ML-DSA-65"} {
+	for _, alg := range []string{"ES256", "EdDSA", "Ed25519", "ML-DSA-65"} {
 		t.Run(alg, func(t *testing.T) {
 			f := newFixture(t, token.AlgEdDSA, time.Hour)
 			clock := newClock()

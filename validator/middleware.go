@@ -44,16 +44,21 @@ func StatusFor(err error) int {
 const (
 	detailInvalid     = `{"detail":"Invalid or revoked token"}`
 	detailUnavailable = `{"detail":"Revocation state unavailable; retry later"}`
-	// challengeBearer and challengeDPoPAlgs are offered for a request
-	// without (usable) credentials: both schemes are accepted.
-	challengeBearer   = `Bearer error="invalid_token"`
-	challengeDPoPAlgs = `DPoP algs="ES256 EdDSA ML-DSA-65"`
+	// challengeBearer is offered for a request without (usable)
+	// credentials, with challengeDPoPAlgs: both schemes are accepted.
+	challengeBearer = `Bearer error="invalid_token"`
+)
+
+var (
+	// algsParam lists the proof algorithms accepted (RFC 9449 §7.1).
+	algsParam         = `algs="` + strings.Join(dpop.Algs, " ") + `"`
+	challengeDPoPAlgs = `DPoP ` + algsParam
 	// challengeDPoPToken answers a DPoP-scheme request whose token is
 	// invalid, revoked or not DPoP-bound, and a bound token presented as
 	// Bearer (RFC 9449 §7.1, §7.2).
-	challengeDPoPToken = `DPoP error="invalid_token", algs="ES256 EdDSA ML-DSA-65"`
+	challengeDPoPToken = `DPoP error="invalid_token", ` + algsParam
 	// challengeDPoPProof answers a refused proof.
-	challengeDPoPProof = `DPoP error="invalid_dpop_proof", algs="ES256 EdDSA ML-DSA-65"`
+	challengeDPoPProof = `DPoP error="invalid_dpop_proof", ` + algsParam
 )
 
 // refusal is a middleware's answer to a refused request.

@@ -4,9 +4,11 @@
 // cache of proof jtis. It does no I/O; callers pass the request's method,
 // URL and the current time.
 //
-// Algorithms: ES256 (EC P-256), EdDSA (OKP Ed25519) and, as a revocd
-// extension, ML-DSA-65 with an AKP key ({"kty":"AKP","alg":"ML-DSA-65",
-// "pub":...}, draft-ietf-cose-dilithium / RFC 9964).
+// Algorithms: ES256 (EC P-256), EdDSA or its fully-specified name Ed25519
+// (RFC 9864; npm's dpop 2.x signs Ed25519 keys so) with an OKP Ed25519 key
+// and, as a revocd extension, ML-DSA-65 with an AKP key
+// ({"kty":"AKP","alg":"ML-DSA-65","pub":...}, draft-ietf-cose-dilithium /
+// RFC 9964).
 package dpop
 
 import (
@@ -28,8 +30,9 @@ import (
 )
 
 // Algs are the proof algorithms accepted, in preference order (for the
-// metadata's dpop_signing_alg_values_supported).
-var Algs = []string{"ES256", "EdDSA", "ML-DSA-65"}
+// metadata's dpop_signing_alg_values_supported). "Ed25519" is RFC 9864's
+// fully-specified name of EdDSA with Ed25519, the "alg" npm's dpop writes.
+var Algs = []string{"ES256", "EdDSA", "Ed25519", "ML-DSA-65"}
 
 // MaxProofLen bounds a proof's size (ML-DSA-65 keys and signatures make
 // proofs of about 6.5 KB).
@@ -155,9 +158,9 @@ func (k *JWK) publicKey(alg string) (any, error) {
 			return nil, refuse(ErrJWK, "point not on P-256")
 		}
 		return pub, nil
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		if k.Kty != "OKP" || k.Crv != "Ed25519" {
-			return nil, refuse(ErrJWK, "EdDSA needs an OKP Ed25519 key")
+			return nil, refuse(ErrJWK, "%s needs an OKP Ed25519 key", alg)
 		}
 		x, err := dec(k.X)
 		if err != nil || len(x) != ed25519.PublicKeySize {

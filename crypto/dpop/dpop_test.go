@@ -96,7 +96,7 @@ func newSigner(t testing.TB, alg string) *signer {
 				s.FillBytes(out[32:])
 				return out
 			}}
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 		return &signer{alg: alg, jwk: map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64.EncodeToString(pub)},
 			sign: func(m []byte) []byte { return ed25519.Sign(priv, m) }}
@@ -161,7 +161,7 @@ func TestVerify(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	v := &Verifier{Window: time.Minute, Replay: NewReplayCache(100), Now: func() time.Time { return now }}
 	req := Request{Method: "POST", URL: "https://RS.example:443/api?q=1", AccessToken: "tok"}
-	for _, alg := range []string{"ES256", "EdDSA", "ML-DSA-65"} {
+	for _, alg := range []string{"ES256", "EdDSA", "Ed25519", "ML-DSA-65"} {
 		s := newSigner(t, alg)
 		other := newSigner(t, alg)
 		ath := ATH("tok")
