@@ -139,6 +139,7 @@ func interpolate(t *testing.T, v string) string {
 	return map[string]string{
 		"JWT_SECRET_KEY": strings.Repeat("j", 64),
 		"ADMIN_API_KEYS": "compose-admin-key-0123456789",
+		"CLUSTER_SECRET": strings.Repeat("c", 64),
 	}[m[1]]
 }
 
@@ -201,7 +202,7 @@ func TestComposeVariablesAreRevocdVariables(t *testing.T) {
 			}
 			env[k] = interpolate(t, v)
 		}
-		for _, k := range []string{"JWT_SECRET_KEY", "ADMIN_API_KEYS"} {
+		for _, k := range []string{"JWT_SECRET_KEY", "ADMIN_API_KEYS", "CLUSTER_SECRET"} {
 			if !requiredVar.MatchString(s.Environment[k]) {
 				t.Errorf("%s: %s must come from a required ${%s:?...} variable", name, k, k)
 			}
@@ -258,11 +259,6 @@ func TestComposeNodesWiring(t *testing.T) {
 		if !strings.HasPrefix(env["SQLITE_PATH"], "/data/") {
 			t.Errorf("%s: SQLITE_PATH %q is not on the /data volume", name, env["SQLITE_PATH"])
 		}
-		// Trusted event keys come from a mounted file.
-		path, ok := strings.CutPrefix(env["EVENT_TRUSTED_KEYS"], "@")
-		if !ok || s.volumeAt(filepath.Dir(path)) == "" {
-			t.Errorf("%s: EVENT_TRUSTED_KEYS %q is not an @file on a mounted volume", name, env["EVENT_TRUSTED_KEYS"])
-		}
 		checkHostRef(t, c, name, "REDIS_URL", redisHost(env["REDIS_URL"]), "redis")
 		checkHostRef(t, c, name, "KAFKA_BOOTSTRAP", env["KAFKA_BOOTSTRAP"], "kafka")
 	}
@@ -294,6 +290,57 @@ func TestComposeNodesWiring(t *testing.T) {
 		slices.Sort(peers)
 		if !slices.Equal(peers, want) {
 			t.Errorf("%s: CLUSTER_PEERS hosts %q, want %q", name, peers, want)
+		}
+	}
+}
+
+// TestComposeOneStep (issue #11): the stack starts from a filled-in .env
+// alone: trust comes from CLUSTER_SECRET (every revocd service, the
+// consumer included), so no service reads a hand-collected key file, none
+// mounts deploy/keys, and deploy/keys is gone. The old stack needed
+// EVENT_TRUSTED_KEYS=@/keys/trusted.json built by a key-collection step.
+func TestComposeOneStep(t *testing.T) {
+	c := loadCompose(t)
+	for name, s := range c.Services {
+		if !s.isRevocd() {
+			continue
+		}
+		if _, set := s.Environment["EVENT_TRUSTED_KEYS"]; set {
+			t.Errorf("%s: sets EVENT_TRUSTED_KEYS (a hand-collected key file)", name)
+		}
+		if !requiredVar.MatchString(s.Environment["CLUSTER_SECRET"]) {
+			t.Errorf("%s: CLUSTER_SECRET %q, want a required ${CLUSTER_SECRET:?...} from .env", name, s.Environment["CLUSTER_SECRET"])
+		}
+		for _, v := range s.Volumes {
+			if strings.Contains(v, "deploy/keys") {
+				t.Errorf("%s: mounts %s", name, v)
+			}
+		}
+	}
+	if _, err := os.Stat("../deploy/keys"); !os.IsNotExist(err) {
+		t.Errorf("deploy/keys still exists (err %v): nothing needs collecting any more", err)
+	}
+	b, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "event-key") || strings.Contains(string(b), "trusted.json") {
+		t.Error("docker-compose.yml still describes a key-collection step")
+	}
+	// The .env the instructions produce: example.env with the three
+	// secrets filled in, which compose interpolates.
+	f, err := os.Open("../deploy/example.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, err := config.ParseEnvFile(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"JWT_SECRET_KEY", "ADMIN_API_KEYS", "CLUSTER_SECRET"} {
+		if v, listed := vars[k]; !listed || v != "" {
+			t.Errorf("deploy/example.env: %s=%q, want an empty line to fill in", k, v)
 		}
 	}
 }
