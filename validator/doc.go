@@ -19,5 +19,12 @@
 // heartbeat arrived for Options.MaxStaleness, it returns ErrStale (or asks
 // revocd's POST /token/validate, with Options.RemoteFallback).
 //
+// DPoP (RFC 9449): ValidateDPoP takes a DPoP-bound token (cnf.jkt) with
+// the proof the resource server received and the request's method and
+// URL, and runs revocd's proof checks (crypto/dpop) with a per-validator
+// replay cache; Validate refuses a bound token (ErrDPoPRequired). The
+// middlewares accept "Authorization: DPoP" with a "DPoP" header as well as
+// "Authorization: Bearer", and answer RFC 9449 §7.1 challenges.
+//
 // A *Validator is safe for concurrent use. Close stops the stream.
 package validator
