@@ -104,7 +104,7 @@ func TestRefreshRevokeWritesOnce(t *testing.T) {
 			t.Fatalf("answer %d event_id = %s, want the original %s", i, id, first)
 		}
 	}
-	if got := queryInt(t, n, "SELECT count(*) FROM revocation_events WHERE value = ?", jti); got != 1 {
+	if got := queryInt(t, n, "SELECT count(*) FROM revocation_events WHERE type = 'revoke_jti' AND value = ?", jti); got != 1 {
 		t.Fatalf("%d revocation_events rows for the refresh jti after 20 revocations, want 1", got)
 	}
 
