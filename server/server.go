@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		return fmt.Errorf("server: JWT_ALGORITHM: %w", err)
 	}
 	maxLifetime := max(cfg.MaxAccessTTL, cfg.RefreshTTL)
-	ring, err := issuer.LoadRing(ctx, store, issuer.RingOptions{
+	keys, err := issuer.LoadKeys(ctx, store, issuer.RingOptions{
 		Algorithm: alg, Secret: cfg.JWTSecretKey, MaxLifetime: maxLifetime, Now: now,
 		Revoked: func(kid string) bool { return ix.Check("", "", kid, 0) == index.Kid },
 		Dev:     cfg.Dev, DevSecret: config.SeedDefaultSecret, Logger: log.With("actor", "issuer"),
@@ -77,6 +77,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
+	ring := keys.Ring
 	if err := setLegacyKey(ring, cfg.JWTSecretKey, ix); err != nil {
 		return err
 	}
@@ -154,6 +155,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		Issuer: &token.Issuer{Ring: ring, Issuer: cfg.JWTIssuer, Now: now}, Ring: ring, Audit: auditPID, Algorithm: alg,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Rotation: cfg.RefreshRotation, ReuseGrace: cfg.RefreshReuseGrace,
 		Logger: log.With("actor", "issuer"), Index: ix, Dev: cfg.Dev, Now: now,
+		// Keys are cluster-wide: this node's keys are published in its
+		// signed log, other nodes' are verified (see the README, cluster).
+		NodeID: cfg.NodeID, Keys: keys, WrapSecret: cfg.JWTSecretKey,
 	}), "issuer")
 	// A revoke_kid received from another node takes the key out of this
 	// node's ring too, for good (the issuer persists it).

@@ -132,6 +132,8 @@ func (w *writer) Receive(c *actor.Context) {
 		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
 	case *PutKeyRing:
 		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
+	case *CommitKeyState:
+		w.enqueue(c, pending{cmd: m, sender: c.Sender()})
 	case *ApplyRemote:
 		w.enqueue(c, pending{remote: m.Events, ref: m.Ref, sender: c.Sender()})
 	case *Subscribe:
@@ -289,6 +291,8 @@ func refOf(cmd command) Ref {
 	case *RotateRefresh:
 		return m.Ref
 	case *PutKeyRing:
+		return m.Ref
+	case *CommitKeyState:
 		return m.Ref
 	}
 	return Ref{}

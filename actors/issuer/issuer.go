@@ -8,9 +8,11 @@
 package issuer
 
 import (
-	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -60,6 +62,20 @@ type Config struct {
 	// metrics and the verifier cache); may be nil. It runs on the actor's
 	// goroutine and must not block.
 	OnRotate func(newKid string)
+
+	// NodeID is this node's origin in the signed log: key_state events of
+	// other origins add their keys to the ring, verify-only.
+	NodeID string
+	// Keys is the key state LoadKeys restored; nil means Ring alone (no
+	// keys of other nodes yet).
+	Keys *Keys
+	// WrapSecret is JWT_SECRET_KEY: HS256 keys are published sealed under
+	// a key derived from it (every node of an HS256 cluster holds it).
+	WrapSecret string
+	// OnKeyRefused is called for a received key_state this node refuses
+	// (reason: conflict, revoked, too_many, invalid); may be nil. It runs
+	// on the actor's goroutine and must not block.
+	OnKeyRefused func(reason string)
 }
 
 // The issuer's requests and answers (declared in actors/msg, so that the
@@ -93,10 +109,14 @@ type waiting struct {
 	pair    *Pair    // CreateRefresh, Refresh
 	rotated *Rotated // RotateKey
 	newKid  string   // RotateKey that made a fresh key current
+	// published is what was recorded as published before this write: put
+	// back if the write fails, so the states are published again.
+	published map[string]PublishedState
 }
 
 type issuerActor struct {
 	cfg     Config
+	keys    *Keys
 	nextID  uint64
 	waiting map[uint64]waiting
 }
@@ -109,12 +129,29 @@ func New(cfg Config) actor.Producer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return func() actor.Receiver { return &issuerActor{cfg: cfg, waiting: map[uint64]waiting{}} }
+	keys := cfg.Keys
+	if keys == nil {
+		keys = &Keys{Ring: cfg.Ring}
+	}
+	if keys.Foreign == nil {
+		keys.Foreign = map[string]*ForeignKey{}
+	}
+	if keys.Published == nil {
+		keys.Published = map[string]PublishedState{}
+	}
+	cfg.Ring = keys.Ring
+	return func() actor.Receiver { return &issuerActor{cfg: cfg, keys: keys, waiting: map[uint64]waiting{}} }
 }
 
 // Receive implements actor.Receiver.
 func (a *issuerActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
+	case actor.Started:
+		// Publish the keys not published yet (first start of this
+		// version, or a write that failed before a stop).
+		if len(a.keys.toPublish()) > 0 {
+			a.persist(c, waiting{})
+		}
 	case *IssueAccess:
 		iss, err := a.sign(m.Subject, m.TTL, "access", "", m.Jkt, m.Extra)
 		if err != nil {
@@ -141,6 +178,7 @@ func (a *issuerActor) Receive(c *actor.Context) {
 		}
 	case *audit.Committed:
 		a.revokedElsewhere(c, m)
+		a.receivedKeys(c, m)
 	case *audit.KeyRingStored:
 		if w, ok := a.take(m.ID); ok {
 			if w.newKid != "" && a.cfg.OnRotate != nil {
@@ -152,6 +190,9 @@ func (a *issuerActor) Receive(c *actor.Context) {
 		}
 	case *audit.Failed:
 		if w, ok := a.take(m.ID); ok {
+			if w.published != nil {
+				a.keys.Published = w.published
+			}
 			err := m.Err
 			if w.rotated != nil {
 				err = fmt.Errorf("issuer: persist key ring: %w", err)
@@ -260,24 +301,139 @@ func (a *issuerActor) rotate(c *actor.Context, m *RotateKey) {
 	cur := ring.Current()
 	w := waiting{to: c.Sender(), rotated: &Rotated{ID: m.ID, Kid: cur.ID}}
 	if m.IfCurrent == "" || cur.ID == m.IfCurrent {
-		next, err := token.GenerateKey(a.cfg.Algorithm, NewKeyID(a.cfg.Algorithm), rand.Reader)
+		next, err := newSigningKey(a.cfg.Algorithm)
 		if err != nil {
 			c.Respond(&Failed{ID: m.ID, Err: fmt.Errorf("issuer: generate key: %w", err)})
 			return
 		}
-		ring.Rotate(next, a.cfg.Now().Add(max(a.cfg.AccessTTL, a.cfg.RefreshTTL)))
+		a.rotateTo(next)
 		w.rotated.Rotated, w.rotated.Kid, w.newKid = true, next.ID, next.ID
 		a.cfg.Logger.Info("issuer: signing key rotated", "old_kid", cur.ID, "new_kid", next.ID, "revoked_old", m.IfCurrent != "")
 	}
 	if m.IfCurrent != "" {
 		ring.Remove(m.IfCurrent)
 	}
-	blob, err := EncodeRing(ring, a.cfg.Dev)
-	if err != nil {
+	if err := a.persist(c, w); err != nil {
 		c.Respond(&Failed{ID: m.ID, Err: err})
+	}
+}
+
+// rotateTo makes next the current key; the replaced key verifies until the
+// last token it signed expires (longer while other nodes holding the same
+// key may still sign with it).
+func (a *issuerActor) rotateTo(next *token.Key) {
+	ring := a.cfg.Ring
+	retire := a.cfg.Now().Add(max(a.cfg.AccessTTL, a.cfg.RefreshTTL))
+	old := ring.Current()
+	ring.Rotate(next, retire)
+	if old == nil {
 		return
 	}
-	c.Send(a.cfg.Audit, &audit.PutKeyRing{Ref: a.await(w), Name: RingKV, Blob: blob})
+	if f, ok := a.keys.Foreign[old.ID]; ok && f.Own {
+		f.OwnRetire = retire.UnixMilli()
+		a.keys.applyRetire(old.ID)
+	}
+}
+
+// persist stores the key state and publishes, in the same transaction,
+// every state of this node's keys not published yet (CommitKeyState); w is
+// answered with the writer's *KeyRingStored or *Failed. It returns an error
+// (nothing sent) when the ring cannot be encoded.
+func (a *issuerActor) persist(c *actor.Context, w waiting) error {
+	ks := a.keys
+	ks.forget()
+	for kid := range ks.Published {
+		if _, ok := ks.Ring.Lookup(kid); !ok {
+			delete(ks.Published, kid)
+		}
+	}
+	prev := maps.Clone(ks.Published)
+	now := a.cfg.Now()
+	pending := ks.toPublish()
+	var states []audit.KeyStateEvent
+	for _, kid := range slices.Sorted(maps.Keys(pending)) {
+		st := pending[kid]
+		k, _ := ks.Ring.Lookup(kid)
+		payload, err := keyStateOf(k, st.State, st.VerifyUntil, a.cfg.WrapSecret)
+		var data []byte
+		if err == nil {
+			data, err = payload.Marshal()
+		}
+		if err != nil {
+			a.cfg.Logger.Warn("issuer: cannot publish a signing key to the cluster; other nodes will not verify its tokens", "kid", kid, "err", err)
+			continue
+		}
+		exp := st.VerifyUntil
+		if exp == 0 {
+			exp = now.Add(max(a.cfg.AccessTTL, a.cfg.RefreshTTL)).UnixMilli()
+		}
+		states = append(states, audit.KeyStateEvent{Kid: kid, Data: data, ExpiresAt: exp})
+		ks.Published[kid] = st
+	}
+	blob, err := ks.Encode(a.cfg.Dev)
+	if err != nil {
+		ks.Published = prev
+		return err
+	}
+	w.published = prev
+	c.Send(a.cfg.Audit, &audit.CommitKeyState{Ref: a.await(w), States: states, Name: RingKV, Blob: blob})
+	return nil
+}
+
+// receivedKeys adds the keys other nodes published (key_state events of
+// other origins, committed to this node's log) to the ring, verify-only,
+// and persists the ring when it changed. A refused key is logged at WARN
+// and reported to OnKeyRefused.
+func (a *issuerActor) receivedKeys(c *actor.Context, m *audit.Committed) {
+	changed := false
+	for i := range m.Events {
+		ev := &m.Events[i]
+		if ev.Type != revocation.TypeKeyState || ev.Origin == a.cfg.NodeID {
+			continue
+		}
+		ok, err := a.mergeKey(ev)
+		if err != nil {
+			reason := "invalid"
+			switch {
+			case errors.Is(err, ErrKeyConflict):
+				reason = "conflict"
+			case errors.Is(err, ErrKeyRevoked):
+				reason = "revoked"
+			case errors.Is(err, ErrTooManyKeys):
+				reason = "too_many"
+			}
+			a.cfg.Logger.Warn("issuer: refused a signing key published by another node", "kid", ev.Value, "origin", ev.Origin, "reason", reason, "err", err)
+			if a.cfg.OnKeyRefused != nil {
+				a.cfg.OnKeyRefused(reason)
+			}
+			continue
+		}
+		if ok {
+			a.cfg.Logger.Info("issuer: verifying the tokens of another node's signing key", "kid", ev.Value, "origin", ev.Origin)
+		}
+		changed = changed || ok
+	}
+	if changed {
+		if err := a.persist(c, waiting{}); err != nil {
+			a.cfg.Logger.Error("issuer: persist key ring", "err", err)
+		}
+	}
+}
+
+// mergeKey applies one key_state event of another node.
+func (a *issuerActor) mergeKey(ev *revocation.Event) (bool, error) {
+	st, err := revocation.UnmarshalKeyState(ev.Data)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrForeignKey, err)
+	}
+	if st.Kid != ev.Value {
+		return false, fmt.Errorf("%w: payload of kid %q in the event of %q", ErrForeignKey, st.Kid, ev.Value)
+	}
+	k, err := keyOfState(st, a.cfg.WrapSecret)
+	if err != nil {
+		return false, err
+	}
+	return a.keys.Merge(ev.Origin, ev.TS, st, k, a.cfg.Now())
 }
 
 // revokedElsewhere takes out of the ring, for good, every key whose
@@ -294,12 +450,12 @@ func (a *issuerActor) revokedElsewhere(c *actor.Context, m *audit.Committed) {
 			continue
 		}
 		if cur := ring.Current(); cur != nil && cur.ID == ev.Value {
-			next, err := token.GenerateKey(a.cfg.Algorithm, NewKeyID(a.cfg.Algorithm), rand.Reader)
+			next, err := newSigningKey(a.cfg.Algorithm)
 			if err != nil {
 				a.cfg.Logger.Error("issuer: generate key", "err", err)
 				continue // the index still revokes it; the next event retries
 			}
-			ring.Rotate(next, a.cfg.Now().Add(max(a.cfg.AccessTTL, a.cfg.RefreshTTL)))
+			a.rotateTo(next)
 			newKid = next.ID
 		}
 		ring.Revoke(ev.Value)
@@ -309,10 +465,7 @@ func (a *issuerActor) revokedElsewhere(c *actor.Context, m *audit.Committed) {
 	if !changed {
 		return
 	}
-	blob, err := EncodeRing(ring, a.cfg.Dev)
-	if err != nil {
+	if err := a.persist(c, waiting{newKid: newKid}); err != nil {
 		a.cfg.Logger.Error("issuer: encode key ring", "err", err)
-		return
 	}
-	c.Send(a.cfg.Audit, &audit.PutKeyRing{Ref: a.await(waiting{newKid: newKid}), Name: RingKV, Blob: blob})
 }

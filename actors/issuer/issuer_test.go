@@ -27,7 +27,7 @@ func (c *fakeClock) Now() time.Time { return time.UnixMilli(c.ms.Load()) }
 // which it holds until released.
 type ringGate struct {
 	to      *actor.PID
-	held    []*audit.PutKeyRing
+	held    []any // *audit.PutKeyRing, *audit.CommitKeyState
 	senders []*actor.PID
 	arrived chan struct{}
 }
@@ -36,7 +36,7 @@ type releaseRing struct{}
 
 func (g *ringGate) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
-	case *audit.PutKeyRing:
+	case *audit.PutKeyRing, *audit.CommitKeyState:
 		g.held, g.senders = append(g.held, m), append(g.senders, c.Sender())
 		g.arrived <- struct{}{}
 	case releaseRing:

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/revocd/revocd/crypto/token"
@@ -24,6 +26,25 @@ type ringRecord struct {
 	// Revoked lists the revoked kids (revoke_kid): a revocation is
 	// permanent, whatever the lifetime of its index entry.
 	Revoked []revokedRecord `json:"revoked,omitempty"`
+	// Foreign lists the keys other nodes published (key_state): verify
+	// only, never signing here.
+	Foreign []foreignRecord `json:"foreign,omitempty"`
+	// Published is the state of each of this node's keys as last
+	// published in the signed log.
+	Published map[string]PublishedState `json:"published,omitempty"`
+}
+
+type foreignRecord struct {
+	Kid string `json:"kid"`
+	// Own: the node holds the key itself (in Keys as well).
+	Own bool `json:"own,omitempty"`
+	// JWK is an asymmetric key's public JWK; Key an HS256 key's
+	// token.Key.MarshalBinary.
+	JWK       json.RawMessage        `json:"jwk,omitempty"`
+	Key       []byte                 `json:"key,omitempty"`
+	Origins   map[string]OriginState `json:"origins"`
+	OwnRetire int64                  `json:"own_retire,omitempty"`
+	Dev       bool                   `json:"dev,omitempty"`
 }
 
 type keyRecord struct {
@@ -47,11 +68,22 @@ type revokedRecord struct {
 // --dev) marks every key of the ring development-only: a later start
 // without --dev revokes them (LoadRing).
 func EncodeRing(r *token.Ring, dev bool) ([]byte, error) {
-	rec := ringRecord{}
+	return (&Keys{Ring: r}).Encode(dev)
+}
+
+// Encode is EncodeRing of the whole key state: the ring's own keys, the
+// keys of other nodes (their public JWK, or an HS256 key's secret) and what
+// was published.
+func (ks *Keys) Encode(dev bool) ([]byte, error) {
+	r := ks.Ring
+	rec := ringRecord{Published: ks.Published}
 	if cur := r.Current(); cur != nil {
 		rec.Current = cur.ID
 	}
 	for _, k := range r.Keys() {
+		if !ks.own(k.ID) || k.VerifyOnly() {
+			continue
+		}
 		b, err := k.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("issuer: encode key %s: %w", k.ID, err)
@@ -62,9 +94,31 @@ func EncodeRing(r *token.Ring, dev bool) ([]byte, error) {
 		}
 		rec.Keys = append(rec.Keys, kr)
 	}
+	for _, kid := range slices.Sorted(maps.Keys(ks.Foreign)) {
+		f := ks.Foreign[kid]
+		k, ok := r.Lookup(kid)
+		if !ok {
+			continue // retired or revoked: forgotten
+		}
+		fr := foreignRecord{Kid: kid, Own: f.Own, Origins: f.Origins, OwnRetire: f.OwnRetire, Dev: dev}
+		{
+			if j, ok := k.PublicJWK(); ok {
+				b, err := json.Marshal(j)
+				if err != nil {
+					return nil, fmt.Errorf("issuer: encode key %s: %w", kid, err)
+				}
+				fr.JWK = b
+			} else if b, err := k.MarshalBinary(); err == nil {
+				fr.Key = b
+			} else {
+				return nil, fmt.Errorf("issuer: encode key %s: %w", kid, err)
+			}
+		}
+		rec.Foreign = append(rec.Foreign, fr)
+	}
 	for _, kid := range r.RevokedKeyIDs() {
 		rr := revokedRecord{Kid: kid}
-		if k, _ := r.RevokedKey(kid); k != nil {
+		if k, _ := r.RevokedKey(kid); k != nil && !k.VerifyOnly() {
 			b, err := k.MarshalBinary()
 			if err != nil {
 				return nil, fmt.Errorf("issuer: encode revoked key %s: %w", kid, err)
@@ -126,6 +180,18 @@ type RingOptions struct {
 // ring keeps (or generates) another current key and the secret's tokens are
 // reported revoked.
 func LoadRing(ctx context.Context, store *sqlitestore.Store, o RingOptions) (*token.Ring, error) {
+	ks, err := LoadKeys(ctx, store, o)
+	if err != nil {
+		return nil, err
+	}
+	return ks.Ring, nil
+}
+
+// LoadKeys is LoadRing returning the whole key state: the keys of other
+// nodes restored verify-only (those learned in --dev are revoked outside
+// it, those whose tokens have all expired are forgotten) and what was
+// published.
+func LoadKeys(ctx context.Context, store *sqlitestore.Store, o RingOptions) (*Keys, error) {
 	now := o.Now()
 	log := o.Logger
 	if log == nil {
@@ -133,6 +199,7 @@ func LoadRing(ctx context.Context, store *sqlitestore.Store, o RingOptions) (*to
 	}
 	revoked := func(kid string) bool { return o.Revoked != nil && o.Revoked(kid) }
 	ring := token.NewRing(nil)
+	ks := &Keys{Ring: ring, Foreign: map[string]*ForeignKey{}, Published: map[string]PublishedState{}}
 	blob, ok, err := store.GetKV(ctx, RingKV)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: load key ring: %w", err)
@@ -184,6 +251,10 @@ func LoadRing(ctx context.Context, store *sqlitestore.Store, o RingOptions) (*to
 		if current != nil {
 			ring.Rotate(current, time.Time{})
 		}
+		if err := ks.restoreForeign(rec, o.Dev, now, log); err != nil {
+			return nil, err
+		}
+		maps.Copy(ks.Published, rec.Published)
 	}
 	if !o.Dev && o.DevSecret != "" {
 		// The public development secret's key, however it got here (a
@@ -227,7 +298,7 @@ func LoadRing(ctx context.Context, store *sqlitestore.Store, o RingOptions) (*to
 		}
 		ring.Rotate(k, now.Add(o.MaxLifetime))
 	}
-	blob, err = EncodeRing(ring, o.Dev)
+	blob, err = ks.Encode(o.Dev)
 	if err != nil {
 		return nil, err
 	}
@@ -242,5 +313,52 @@ func LoadRing(ctx context.Context, store *sqlitestore.Store, o RingOptions) (*to
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("issuer: persist key ring: %w", err)
 	}
-	return ring, nil
+	return ks, nil
+}
+
+// restoreForeign brings the persisted keys of other nodes back into the
+// ring, verify-only.
+func (ks *Keys) restoreForeign(rec ringRecord, dev bool, now time.Time, log *slog.Logger) error {
+	for _, fr := range rec.Foreign {
+		f := &ForeignKey{Own: fr.Own, Origins: fr.Origins, OwnRetire: fr.OwnRetire}
+		if f.Origins == nil {
+			f.Origins = map[string]OriginState{}
+		}
+		var k *token.Key
+		var err error
+		held, inRing := ks.Ring.Lookup(fr.Kid)
+		f.Own = fr.Own && inRing // an own key retired here stays for the others
+		switch {
+		case f.Own:
+			k = held
+		case len(fr.JWK) > 0:
+			k, err = token.ParsePublicJWK(fr.JWK)
+		default:
+			k, err = token.UnmarshalKey(fr.Key)
+		}
+		if err != nil {
+			return fmt.Errorf("issuer: decode key ring: key %s of another node: %w", fr.Kid, err)
+		}
+		if k.ID != fr.Kid {
+			return fmt.Errorf("issuer: decode key ring: key %s of another node holds kid %s", fr.Kid, k.ID)
+		}
+		f.Key = k
+		if fr.Dev && !dev && !f.Own {
+			log.Warn("issuer: revoking another node's key learned in --dev", "kid", fr.Kid)
+			ks.Ring.RevokeKey(k)
+			continue
+		}
+		if ks.Ring.IsRevoked(fr.Kid) {
+			continue
+		}
+		if u := f.verifyUntil(); !u.IsZero() && u.Before(now) && !f.Own {
+			continue
+		}
+		if !f.Own {
+			ks.Ring.Add(k)
+		}
+		ks.Foreign[fr.Kid] = f
+		ks.applyRetire(fr.Kid)
+	}
+	return nil
 }
