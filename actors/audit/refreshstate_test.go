@@ -404,3 +404,22 @@ func TestRemoteRevocationsRevokeRefreshState(t *testing.T) {
 		wantFamilyRevoked(t, f, "p", "c", "ca")
 	}
 }
+
+// TestRemoteSubjectRevocationRevokesRefreshState: a received revoke_sub
+// revokes the subject's refresh rows issued up to its cutoff, as a local
+// one does, so they cannot rotate here.
+func TestRemoteSubjectRevocationRevokesRefreshState(t *testing.T) {
+	a, b := newNodeFixture(t, "a", Config{}), newNodeFixture(t, "b", Config{})
+	bind := []byte("h")
+	b.create(t, "before", "fam", bind)
+	if _, ok := a.submit(t, &CommitRevocation{Type: revocation.TypeSub, Value: "alice", MaxLifetime: time.Hour}).(*Revoked); !ok {
+		t.Fatal("revoke_sub on a")
+	}
+	replicate(t, a, b)
+	if r, _ := b.row(t, "before"); !r.Revoked {
+		t.Fatalf("row issued before the received revoke_sub = %+v, want revoked", r)
+	}
+	if res := b.rotate(t, "before", "next", bind, 0); !isFailed(res, ErrRefreshRevoked) {
+		t.Fatalf("rotate = %T %+v, want ErrRefreshRevoked", res, res)
+	}
+}
