@@ -356,3 +356,32 @@ func readAll(res *http.Response) string {
 		}
 	}
 }
+
+// TestValidateDPoPRemoteFallback: while stale, with RemoteFallback, the
+// proof, method and URL go to revocd's /token/validate: a fresh proof is
+// valid, revocd's refusals come back as ErrDPoP with the same reason, and
+// a bound token without a proof as ErrDPoPRequired.
+func TestValidateDPoPRemoteFallback(t *testing.T) {
+	f := newFixture(t, token.AlgEdDSA, time.Hour)
+	clock := newClock()
+	v := f.open(Options{MaxStaleness: time.Second, Now: clock.Now, RemoteFallback: true})
+	waitBeat(t, v)
+	clock.Advance(time.Second + time.Millisecond)
+	key, other := newProofKey(t, "ES256"), newProofKey(t, "ES256")
+	tok := f.issueBound("alice", key.jkt(t))
+	now := time.Now()
+	if c, err := v.ValidateDPoP(tok, key.proof("GET", rsURL, tok, now), "GET", rsURL); err != nil || c.Subject != "alice" || c.JKT != key.jkt(t) {
+		t.Fatalf("fresh proof through revocd: %+v, %v", c, err)
+	}
+	_, err := v.ValidateDPoP(tok, other.proof("GET", rsURL, tok, now), "GET", rsURL)
+	if !errors.Is(err, ErrDPoP) || !errors.Is(err, dpop.ErrKeyMismatch) ||
+		DPoPReason(err) != "Invalid DPoP proof: DPoP proof key does not match the token's cnf.jkt" {
+		t.Fatalf("another key through revocd: %v (%q)", err, DPoPReason(err))
+	}
+	if _, err := v.Validate(tok); !errors.Is(err, ErrDPoPRequired) {
+		t.Fatalf("bound token without a proof through revocd: %v, want ErrDPoPRequired", err)
+	}
+	if !v.Status().Stale {
+		t.Fatal("the view is not stale: the remote path was not taken")
+	}
+}
