@@ -48,6 +48,10 @@ type Config struct {
 	KafkaBootstrap string
 	// KafkaTopic (KAFKA_TOPIC) is the revocation event topic.
 	KafkaTopic string
+	// KafkaAcceptUnsigned (KAFKA_ACCEPT_UNSIGNED_EVENTS) applies seed-era
+	// unsigned revocation records of the topic, for fleets migrating from
+	// the seed's service; off: they are dropped and counted.
+	KafkaAcceptUnsigned bool
 	// RefreshTokenTopic (REFRESH_TOKEN_TOPIC) is the token event topic.
 	RefreshTokenTopic string
 	// RedisURL (REDIS_URL) is the Redis mirror; empty: Redis mirror off.
@@ -241,6 +245,11 @@ var settings = []setting{
 	}},
 	{"KAFKA_TOPIC", "revocations", "Kafka topic for revocation events", func(c *Config, v string) error {
 		return nonEmpty(&c.KafkaTopic, v)
+	}},
+	{"KAFKA_ACCEPT_UNSIGNED_EVENTS", "false", "apply seed-era unsigned revocation records found on KAFKA_TOPIC (migration only: whoever can write to the topic can then revoke)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.KafkaAcceptUnsigned = b
+		return err
 	}},
 	{"REFRESH_TOKEN_TOPIC", "token-events", "Kafka topic for token events", func(c *Config, v string) error {
 		return nonEmpty(&c.RefreshTokenTopic, v)

@@ -93,6 +93,10 @@ type propagationOptions struct {
 	// KafkaTopic (KAFKA_TOPIC) carries revocation events, TokenTopic
 	// (REFRESH_TOKEN_TOPIC) token audit events.
 	KafkaTopic, TokenTopic string
+	// AcceptUnsigned (KAFKA_ACCEPT_UNSIGNED_EVENTS): the node's consumer
+	// skips seed-era unsigned records, which the shared-group consumer of
+	// server/unsigned.go takes; off, they are dropped as unsigned.
+	AcceptUnsigned bool
 }
 
 type propagationDeps struct {
@@ -166,6 +170,7 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 			Brokers: brokers, RevocationTopic: d.Options.KafkaTopic, TokenTopic: d.Options.TokenTopic,
 			GroupID: "revocd-" + d.Options.NodeID, ClientID: "revocd-" + d.Options.NodeID, Logger: d.Log.With("component", "kafka"),
 			Origin: d.Options.NodeID, // publish only own events; skip them when consuming
+			SkipUnsigned: d.Options.AcceptUnsigned,
 		}
 		if a := d.Announcements; a != nil {
 			kcfg.Announcement, kcfg.OnAnnouncement = a.sealed, a.kafkaAnnouncement

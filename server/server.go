@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		Options: propagationOptions{
 			NodeID: cfg.NodeID, RedisURL: cfg.RedisURL, RedisStartupRequired: cfg.RedisStartupRequired,
 			RedisSyncInterval: cfg.RedisSyncInterval, KafkaBootstrap: cfg.KafkaBootstrap,
-			KafkaTopic: cfg.KafkaTopic, TokenTopic: cfg.RefreshTokenTopic,
+			KafkaTopic: cfg.KafkaTopic, TokenTopic: cfg.RefreshTokenTopic, AcceptUnsigned: cfg.KafkaAcceptUnsigned,
 		},
 		Engine: engine, Store: store, Index: ix, Intake: in, MaxLifetime: maxLifetime,
 		Log: log, Registry: metrics.Registry(), Announcements: ann,
@@ -165,6 +165,17 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 	revokerPID := engine.Spawn(revoker.New(revoker.Config{
 		Audit: auditPID, Issuer: issuerPID, MaxLifetime: maxLifetime, Logger: log.With("actor", "revoker"),
 	}), "revoker")
+	if cfg.KafkaAcceptUnsigned {
+		if cfg.KafkaBootstrap == "" {
+			log.Warn("KAFKA_ACCEPT_UNSIGNED_EVENTS is set but KAFKA_BOOTSTRAP is not: it has no effect")
+		} else if err := startUnsigned(ctx, unsignedDeps{
+			Brokers: cfg.KafkaBootstrap, Topic: cfg.KafkaTopic, TokenTopic: cfg.RefreshTokenTopic, NodeID: cfg.NodeID,
+			Engine: engine, Revoker: revokerPID, MaxLifetime: maxLifetime, NonceTTL: cfg.NonceTTL,
+			Registry: metrics.Registry(), Log: log,
+		}); err != nil {
+			return err
+		}
+	}
 
 	// With REDIS_STARTUP=require the index turns ready (validation stops
 	// failing closed) only once Redis's revocations are loaded too.

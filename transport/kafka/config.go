@@ -78,6 +78,21 @@ type Config struct {
 	// returns why not (the events are delivered either way: the handler's
 	// verification decides). Called from Run's goroutine only.
 	OnAnnouncement func(origin string, sealed []byte) error
+	// SkipUnsigned makes a Consumer skip seed-era unsigned revocation
+	// records (DecodeSeedRecord) instead of handing them to its handler as
+	// unsigned events (which a verifying handler refuses and counts): for
+	// a node whose UnsignedOnly consumer takes them.
+	SkipUnsigned bool
+	// UnsignedOnly makes a Consumer handle only seed-era unsigned
+	// revocation records, each passed to Unsigned; every other record is
+	// skipped. Such a consumer runs in a consumer group shared by the
+	// nodes that accept unsigned events, so each record is taken by one
+	// node only.
+	UnsignedOnly bool
+	// Unsigned handles a seed-era record in UnsignedOnly mode: nil once
+	// it is durable (the offset is then committed), an error to skip it
+	// (logged), or an error after Run's ctx ended (not committed).
+	Unsigned func(ctx context.Context, e *SeedEvent) error
 	// MaxPendingRecords bounds, per partition, how many records a Consumer
 	// reads after the first record of a format-2 batch while that batch's
 	// signature header has not arrived; the batch is then dropped and
@@ -131,6 +146,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if _, err := c.compression(); err != nil {
 		return c, err
+	}
+	if c.UnsignedOnly && c.Unsigned == nil {
+		return c, errors.New("kafka: config: UnsignedOnly without an Unsigned handler")
 	}
 	if c.MaxPendingRecords <= 0 {
 		c.MaxPendingRecords = 4 * eventsig.MaxBatchSize

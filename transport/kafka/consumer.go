@@ -50,6 +50,11 @@ type ConsumerStats struct {
 	// Config.OnAnnouncement refused (a MAC under another secret, a node
 	// that is not the record's origin, ...).
 	AnnouncementsRefused uint64
+	// Unsigned counts seed-era (unsigned) revocation records seen (see
+	// DecodeSeedRecord): skipped with Config.SkipUnsigned, handled in
+	// Config.UnsignedOnly mode, else handed to the handler as unsigned
+	// events, which it refuses.
+	Unsigned uint64
 }
 
 // Consumer reads the revocation topic in a consumer group and hands each
@@ -81,7 +86,7 @@ type Consumer struct {
 
 	decoded, malformed, handlerErrs, commitErrs atomic.Uint64
 	skippedOwn, batchesDropped, eventsDropped   atomic.Uint64
-	announceRefused                             atomic.Uint64
+	announceRefused, unsigned                   atomic.Uint64
 }
 
 // NewConsumer validates cfg, which must name a GroupID, and returns a
@@ -110,7 +115,7 @@ func (c *Consumer) Stats() ConsumerStats {
 		HandlerErrors: c.handlerErrs.Load(),
 		CommitErrors:  c.commitErrs.Load(),
 		SkippedOwn:    c.skippedOwn.Load(), BatchesDropped: c.batchesDropped.Load(), EventsDropped: c.eventsDropped.Load(),
-		AnnouncementsRefused: c.announceRefused.Load(),
+		AnnouncementsRefused: c.announceRefused.Load(), Unsigned: c.unsigned.Load(),
 	}
 }
 
@@ -256,6 +261,9 @@ func (c *Consumer) handleRecord(ctx context.Context, ps *partState, r *kgo.Recor
 	for len(ps.batches) > 0 && ps.read-ps.batches[0].start > uint64(c.cfg.MaxPendingRecords) {
 		c.dropBatch(ps, 0, "its signature header did not arrive")
 	}
+	if c.cfg.UnsignedOnly {
+		return c.handleUnsigned(ctx, ps, r)
+	}
 	if c.cfg.Origin != "" {
 		if o, ok := header(r, HeaderOrigin); ok && string(o) == c.cfg.Origin {
 			c.skippedOwn.Add(1)
@@ -263,6 +271,11 @@ func (c *Consumer) handleRecord(ctx context.Context, ps *partState, r *kgo.Recor
 		}
 	}
 	e, ref, err := decodeWire(r.Value)
+	if err != nil && seedRecord(r) {
+		if se, serr := DecodeSeedRecord(r.Value, time.Now()); serr == nil {
+			return c.seedRecord(ctx, ps, r, se)
+		}
+	}
 	if err != nil {
 		c.malformed.Add(1)
 		c.log.Warn("kafka: consumer: dropping malformed record",
