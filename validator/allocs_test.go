@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/revocd/revocd/crypto/token"
 )
 
@@ -36,5 +38,24 @@ func TestValidateAllocs(t *testing.T) {
 				t.Fatalf("%v allocations per warm Validate, want at most 2", allocs)
 			}
 		})
+	}
+}
+
+// TestFastHTTPMiddlewareAllocs pins the fasthttp middleware's bearer path
+// (no DPoP header): the DPoP support adds no allocation to it (one, the
+// user value holding the Claims).
+func TestFastHTTPMiddlewareAllocs(t *testing.T) {
+	f := newFixture(t, token.AlgEdDSA, time.Hour)
+	v := f.open(Options{MaxStaleness: time.Hour})
+	h := v.FastHTTPMiddleware(func(ctx *fasthttp.RequestCtx) {})
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI("/protected")
+	ctx.Request.Header.Set("Authorization", "Bearer "+f.issue("alice", time.Hour, ""))
+	h(&ctx)
+	if ctx.Response.StatusCode() != 200 {
+		t.Fatalf("status %d", ctx.Response.StatusCode())
+	}
+	if allocs := testing.AllocsPerRun(200, func() { h(&ctx) }); allocs > 1 {
+		t.Fatalf("%v allocations per warm bearer request, want at most 1", allocs)
 	}
 }
