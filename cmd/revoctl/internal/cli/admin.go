@@ -47,29 +47,32 @@ func keysJWKSCmd() *command {
 func eventsTailCmd() *command {
 	var after int64
 	var limit int
-	var follow bool
+	var follow, state bool
 	var interval time.Duration
 	return &command{
-		name: "tail", args: "[--after N] [--limit M] [--follow]",
+		name: "tail", args: "[--after N] [--limit M] [--follow] [--state]",
 		summary: "print committed revocation events after feed position N (admin)",
 		flags: func(fs *flag.FlagSet) {
 			fs.Int64Var(&after, "after", 0, "feed position to start after")
 			fs.IntVar(&limit, "limit", 100, "events per request (1-1000)")
 			fs.BoolVar(&follow, "follow", false, "keep polling for new events until interrupted")
 			fs.DurationVar(&interval, "interval", time.Second, "poll interval with --follow")
+			fs.BoolVar(&state, "state", false, "also print the cluster's replicated-state events (key_state, refresh_state)")
 		},
 		run: func(a *app, _ []string) error {
 			if limit < 1 || limit > 1000 || interval <= 0 {
 				return usagef("--limit must be 1-1000 and --interval positive")
 			}
-			return tail(a, after, limit, follow, interval)
+			return tail(a, after, limit, follow, state, interval)
 		},
 	}
 }
 
 // tail prints pages of the feed; with follow it polls until a.ctx ends.
 // Network errors while following are reported and retried; API errors stop.
-func tail(a *app, after int64, limit int, follow bool, interval time.Duration) error {
+// Replicated-state events (key_state, refresh_state) are printed only with
+// state: they are cluster state in the signed log, not revocations.
+func tail(a *app, after int64, limit int, follow, state bool, interval time.Duration) error {
 	for {
 		page, err := a.c.Events(a.ctx, after, limit)
 		switch {
@@ -82,6 +85,9 @@ func tail(a *app, after int64, limit int, follow bool, interval time.Duration) e
 			fmt.Fprintf(a.stderr, "revoctl events tail: %v (retrying)\n", err)
 		default:
 			for i := range page.Events {
+				if page.Events[i].Type.IsState() && !state {
+					continue
+				}
 				if err := printEvent(a, &page.Events[i]); err != nil {
 					return err
 				}
