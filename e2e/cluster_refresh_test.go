@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Refresh tokens across a cluster (issue #11, "Refresh works on any
@@ -206,4 +211,68 @@ func TestClusterRefreshGraceAcrossNodes(t *testing.T) {
 		t.Fatal("the retry revoked the family")
 	}
 	rotateOn(t, c, p2b.refresh, "device-4")
+}
+
+// TestRefreshLegacyBindingKey: a database of an older version, whose
+// bindings were hashed under a random per-node key (kv binding_key), keeps
+// refreshing its tokens after the upgrade to the cluster-wide key; the
+// successor is stored under the cluster-wide key (so other nodes can check
+// it), and a wrong binding is still refused.
+func TestRefreshLegacyBindingKey(t *testing.T) {
+	n := startNode(t, "", nil)
+	p1 := n.post("/token/refresh/create", map[string]any{"subject": "upgrader", "client_binding": "device-5"}, 200)
+	jti := p1["refresh_jti"].(string)
+	clusterHash := storedBinding(t, n, jti)
+	n.stop()
+	// Make the row look as an older version stored it.
+	legacyKey := []byte("legacy-per-node-binding-key-0123")
+	m := hmac.New(sha256.New, legacyKey)
+	m.Write([]byte("device-5"))
+	db, err := sql.Open("sqlite", "file:"+n.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{"INSERT INTO kv (name, value) VALUES ('binding_key', ?)", []any{legacyKey}},
+		{"UPDATE refresh_tokens SET binding_hash = ? WHERE jti = ?", []any{m.Sum(nil), jti}},
+	} {
+		if _, err := db.Exec(q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	db.Close()
+	n.start()
+	if r := n.refreshOnce(p1["refresh_token"].(string), "device-6"); r.Status != 401 {
+		t.Fatalf("wrong binding on a legacy row: %d %s, want 401", r.Status, r.Body)
+	}
+	r := n.refreshOnce(p1["refresh_token"].(string), "device-5")
+	if r.Status != 200 {
+		t.Fatalf("legacy row refresh: %d %s", r.Status, r.Body)
+	}
+	next := r.JSON(t)["refresh_token"].(string)
+	var claims jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(next, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedBinding(t, n, claims.ID); !hmac.Equal(got, clusterHash) {
+		t.Fatalf("successor's binding hash %x, want the cluster-wide hash %x", got, clusterHash)
+	}
+}
+
+// storedBinding reads a refresh token's stored binding hash.
+func storedBinding(t *testing.T, n *node, jti string) []byte {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+n.DB+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var h []byte
+	if err := db.QueryRow("SELECT binding_hash FROM refresh_tokens WHERE jti = ?", jti).Scan(&h); err != nil {
+		t.Fatalf("binding of %s: %v", jti, err)
+	}
+	return h
 }
