@@ -276,3 +276,27 @@ func storedBinding(t *testing.T, n *node, jti string) []byte {
 	}
 	return h
 }
+
+// TestKafkaOnlyRefresh: two --dev nodes that share only a Kafka topic
+// replicate refresh state too: created on A, refreshed on B; the retired
+// token presented on A is reuse and the family is revoked on B.
+func TestKafkaOnlyRefresh(t *testing.T) {
+	kf := startKafka(t)
+	p := startKafkaPair(t, kf, true, "", "")
+	create := p.a.post("/token/refresh/create", map[string]any{"subject": "kafka-roamer", "client_binding": "device-7"}, 200)
+	r1 := create["refresh_token"].(string)
+	eventually(t, kafkaBound, "a's refresh token known on b", func() bool { return p.b.introspect(r1) == true })
+	r := p.b.refreshOnce(r1, "device-7")
+	if r.Status != 200 {
+		t.Fatalf("refresh on b: %d %s", r.Status, r.Body)
+	}
+	m := r.JSON(t)
+	r2, access2 := m["refresh_token"].(string), m["access_token"].(string)
+	eventually(t, kafkaBound, "b's rotation known on a", func() bool { return p.a.introspect(r2) == true })
+	if r := p.a.refreshOnce(r1, "device-7"); r.Status != 401 || !strings.Contains(string(r.Body), "reuse") {
+		t.Fatalf("retired token on a: %d %s, want 401 reuse", r.Status, r.Body)
+	}
+	eventually(t, kafkaBound, "the family revoked on b", func() bool {
+		return p.b.validate(access2)["revoked"] == true && p.b.introspect(r2) == false
+	})
+}
