@@ -41,6 +41,10 @@ type SeedEvent struct {
 	Reason    string
 }
 
+// maxSeedIDLen bounds a seed record's event_id, so that "seed:" + it fits
+// revocation.Event's 64-byte EventID.
+const maxSeedIDLen = 59
+
 // seedWire is the seed's record, loosely typed: times are numbers (Unix
 // seconds, or milliseconds when above 1e11) or RFC 3339 strings.
 type seedWire struct {
@@ -85,7 +89,7 @@ func DecodeSeedRecord(b []byte, now time.Time) (*SeedEvent, error) {
 		return nil, fmt.Errorf("%w: empty or over-long value", ErrNotSeedRecord)
 	case w.Reason != nil && len(*w.Reason) > revocation.MaxReasonLen:
 		return nil, fmt.Errorf("%w: over-long reason", ErrNotSeedRecord)
-	case w.EventID != nil && (*w.EventID == "" || len(*w.EventID) > 64):
+	case w.EventID != nil && (*w.EventID == "" || len(*w.EventID) > maxSeedIDLen):
 		return nil, fmt.Errorf("%w: empty or over-long event_id", ErrNotSeedRecord)
 	}
 	e := &SeedEvent{Type: revocation.Type(*w.Type), Value: *w.Value}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,6 +29,7 @@ func TestDecodeSeedRecord(t *testing.T) {
 		{name: "revocd format 2", value: `{"type":"revoke_jti","value":"j","format":2}`, wantErr: true},
 		{name: "bad ts", value: `{"type":"revoke_jti","value":"j","ts":"yesterday"}`, wantErr: true},
 		{name: "negative ttl", value: `{"type":"revoke_jti","value":"j","ttl_seconds":-1}`, wantErr: true},
+		{name: "event_id too long", value: `{"event_id":"` + strings.Repeat("e", 60) + `","type":"revoke_jti","value":"j"}`, wantErr: true},
 		{name: "not an object", value: `["revoke_jti"]`, wantErr: true},
 		{name: "trailing data", value: `{"type":"revoke_jti","value":"j"} {}`, wantErr: true},
 	}
