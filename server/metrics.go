@@ -28,7 +28,13 @@ type nodeMetrics struct {
 	// stateDropped counts received state events whose payload failed
 	// validation (the audit writer's OnBadState hook).
 	stateDropped *prometheus.CounterVec
+	// keyRefused counts received key_state events the issuer refused, by
+	// reason (the issuer's OnKeyRefused hook).
+	keyRefused *prometheus.CounterVec
 }
+
+// refusedKey is the issuer's OnKeyRefused hook.
+func (m *nodeMetrics) refusedKey(reason string) { m.keyRefused.WithLabelValues(reason).Inc() }
 
 // droppedState is the audit writer's OnBadState hook.
 func (m *nodeMetrics) droppedState(e *revocation.Event, _ error) {
@@ -52,6 +58,9 @@ func registerNodeMetrics(reg *prometheus.Registry, ix *index.Index) *nodeMetrics
 		stateDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "revocd_state_events_dropped_total", Help: "Received state events dropped for a payload that fails validation, by type.",
 		}, []string{"type"}),
+		keyRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revocd_key_state_refused_total", Help: "Signing keys published by other nodes (key_state events) refused, by reason (conflict, revoked, too_many, invalid).",
+		}, []string{"reason"}),
 	}
 	// The index's statistics are read on scrape (Stats takes each shard's
 	// read lock briefly; never on the validation path).
@@ -80,7 +89,7 @@ func registerNodeMetrics(reg *prometheus.Registry, ix *index.Index) *nodeMetrics
 				}
 				return 0
 			}),
-		m.batchRequests, m.batchEvents, m.commitSeconds, m.stateDropped,
+		m.batchRequests, m.batchEvents, m.commitSeconds, m.stateDropped, m.keyRefused,
 	)
 	return m
 }

@@ -157,7 +157,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(a
 		Logger: log.With("actor", "issuer"), Index: ix, Dev: cfg.Dev, Now: now,
 		// Keys are cluster-wide: this node's keys are published in its
 		// signed log, other nodes' are verified (see the README, cluster).
-		NodeID: cfg.NodeID, Keys: keys, WrapSecret: cfg.JWTSecretKey,
+		NodeID: cfg.NodeID, Keys: keys, WrapSecret: cfg.JWTSecretKey, OnKeyRefused: nm.refusedKey,
 	}), "issuer")
 	// A revoke_kid received from another node takes the key out of this
 	// node's ring too, for good (the issuer persists it).

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -234,5 +235,53 @@ func TestKeysMergeSharedOwnKey(t *testing.T) {
 	pub := ks.toPublish()
 	if p := pub[shared.ID]; p.State != revocation.KeyRetired || p.VerifyUntil != now.Add(time.Hour).UnixMilli() {
 		t.Fatalf("published %+v for the shared key, want retired until this node's last token", p)
+	}
+}
+
+// Keys of other nodes survive a restart verify-only (an HS256 one too,
+// whose secret is stored, never as this node's key), are not published as
+// this node's, and those learned in --dev are revoked outside it.
+func TestLoadKeysRestoresForeignKeys(t *testing.T) {
+	now := time.Now()
+	for _, dev := range []bool{true, false} {
+		t.Run(fmt.Sprintf("learned in --dev, loaded with dev=%v", dev), func(t *testing.T) {
+			st := openStore(t)
+			own := genKey(t, token.AlgEdDSA)
+			ks := &Keys{Ring: token.NewRing(own), Foreign: map[string]*ForeignKey{}, Published: map[string]PublishedState{}}
+			var toks []string
+			for _, alg := range []token.Algorithm{token.AlgMLDSA65, token.AlgHS256} {
+				k := genKey(t, alg)
+				s, rk := published(t, k, revocation.KeyActive, 0)
+				if ok, err := ks.Merge("a", 1, s, rk, now); !ok || err != nil {
+					t.Fatalf("Merge(%s) = %v, %v", alg, ok, err)
+				}
+				toks = append(toks, mint(t, token.NewRing(k)))
+			}
+			blob, err := ks.Encode(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			putKV(t, st, blob)
+			got, err := LoadKeys(context.Background(), st, RingOptions{Algorithm: token.AlgEdDSA, Dev: dev, Now: time.Now,
+				MaxLifetime: time.Hour, DevSecret: testDevSecret})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, tok := range toks {
+				err := verify(got.Ring, tok)
+				if dev && err != nil {
+					t.Errorf("token %d of another node after a restart: %v", i, err)
+				}
+				if !dev && err == nil {
+					t.Errorf("token %d of another node's key learned in --dev verifies outside --dev", i)
+				}
+			}
+			if cur := got.Ring.Current(); dev && (cur == nil || cur.ID != own.ID) {
+				t.Fatalf("current key %v, want this node's %s", cur, own.ID)
+			}
+			if pub := got.toPublish(); len(pub) > 1 {
+				t.Fatalf("toPublish after restart = %v: another node's key published as this node's", pub)
+			}
+		})
 	}
 }
