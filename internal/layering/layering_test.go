@@ -82,6 +82,8 @@ var fences = []struct {
 		"the wire types are plain data shared by client/ and httpapi: the domain types only, no I/O"},
 	{"internal/jsonscan", allBut(), noNetwork,
 		"the JSON scanner is a pure byte-level helper on the validation hot path: no project imports, no I/O"},
+	{"internal/clientsecret", allBut(), noNetwork,
+		"the client-secret hasher is a pure helper behind a CLI subcommand: no project imports, no network"},
 }
 
 // match reports whether import path p is matched by pattern: the path
