@@ -55,6 +55,7 @@ func TestClusterKeys(t *testing.T) {
 			old, _ := a.issue("ann")
 			waitValid(t, b, old, "A's token on B")
 
+			rotatedAt := time.Now()
 			rot := a.post("/admin/keys/rotate", `{}`, 200)
 			kid, _ := rot["kid"].(string)
 			if kid == "" || kid == headerKid(t, old) {
@@ -65,6 +66,7 @@ func TestClusterKeys(t *testing.T) {
 				t.Fatalf("token after the rotation signed with %q, want %q", headerKid(t, fresh), kid)
 			}
 			waitValid(t, b, fresh, "A's token after its rotation on B")
+			t.Logf("%s: a key rotated on A verified on B %v after the rotation (polled every 20 ms)", alg, time.Since(rotatedAt).Round(time.Millisecond))
 			if v := b.validate(old); v["valid"] != true {
 				t.Fatalf("A's token from before the rotation on B: %v", v)
 			}

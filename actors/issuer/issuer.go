@@ -340,6 +340,9 @@ func (a *issuerActor) rotateTo(next *token.Key) {
 // answered with the writer's *KeyRingStored or *Failed. It returns an error
 // (nothing sent) when the ring cannot be encoded.
 func (a *issuerActor) persist(c *actor.Context, w waiting) error {
+	if a.cfg.Audit == nil {
+		return errors.New("issuer: no audit writer to persist the key ring with")
+	}
 	ks := a.keys
 	ks.forget()
 	for kid := range ks.Published {
@@ -408,7 +411,7 @@ func (a *issuerActor) receivedKeys(c *actor.Context, m *audit.Committed) {
 			}
 			continue
 		}
-		if ok {
+		if f := a.keys.Foreign[ev.Value]; ok && f != nil && !f.Own {
 			a.cfg.Logger.Info("issuer: verifying the tokens of another node's signing key", "kid", ev.Value, "origin", ev.Origin)
 		}
 		changed = changed || ok
