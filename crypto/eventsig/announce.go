@@ -4,6 +4,7 @@ import (
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,9 +31,13 @@ type Announcement struct {
 	IssuedAt int64  `json:"issued_at"`
 }
 
+// sealed is an announcement's wire form: {"body":<the announcement's
+// JSON, verbatim>,"mac":"<base64 HMAC of body>"}. The body is embedded as
+// JSON, not base64 of it, so the public key is base64-encoded once (the
+// form travels in a header of every Kafka record batch).
 type sealed struct {
-	Body []byte `json:"body"`
-	MAC  []byte `json:"mac"`
+	Body json.RawMessage `json:"body"`
+	MAC  []byte          `json:"mac"`
 }
 
 func announceKey(secret []byte) ([]byte, error) {
@@ -54,7 +59,14 @@ func SealAnnouncement(secret []byte, a Announcement) ([]byte, error) {
 	}
 	m := hmac.New(sha256.New, k)
 	m.Write(body)
-	return json.Marshal(sealed{Body: body, MAC: m.Sum(nil)})
+	// Written by hand: json.Marshal would re-compact (and HTML-escape)
+	// the body, and the MAC covers its exact bytes.
+	out := make([]byte, 0, len(body)+80)
+	out = append(out, `{"body":`...)
+	out = append(out, body...)
+	out = append(out, `,"mac":"`...)
+	out = base64.StdEncoding.AppendEncode(out, m.Sum(nil))
+	return append(out, `"}`...), nil
 }
 
 // OpenAnnouncement checks b's MAC under secret and returns the
@@ -63,6 +75,9 @@ func OpenAnnouncement(secret, b []byte) (Announcement, error) {
 	var s sealed
 	if err := json.Unmarshal(b, &s); err != nil {
 		return Announcement{}, fmt.Errorf("%w: %w", ErrBadAnnouncement, err)
+	}
+	if len(s.Body) == 0 || s.Body[0] != '{' {
+		return Announcement{}, fmt.Errorf("%w: body is not a JSON object", ErrBadAnnouncement)
 	}
 	k, err := announceKey(secret)
 	if err != nil {

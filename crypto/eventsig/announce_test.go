@@ -23,7 +23,13 @@ func TestAnnouncementMAC(t *testing.T) {
 	if a, err := OpenAnnouncement(secret, b); err != nil || a.NodeID != "a" || a.KeyID != "k1" {
 		t.Fatalf("open: %+v %v", a, err)
 	}
-	tampered := []byte(strings.Replace(string(b), `"body":"`, `"body":"A`, 1))
+	tampered := []byte(strings.Replace(string(b), `"node_id":"a"`, `"node_id":"b"`, 1))
+	if string(tampered) == string(b) {
+		t.Fatal("tampering changed nothing")
+	}
+	if len(b) > 2800 {
+		t.Errorf("sealed announcement is %d bytes, want the key base64-encoded once (< 2800)", len(b))
+	}
 	tests := map[string]struct {
 		secret, data []byte
 	}{
