@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/revocd/revocd/revocation"
 )
 
 // waitValid polls n until tok validates (valid and not revoked).
@@ -149,4 +152,24 @@ func waitValidWithin(t *testing.T, n *node, tok, what string, bound time.Duratio
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s: not valid within %v: %v", what, bound, last)
+}
+
+// revocationEvents returns the events of a GET /revocations page that are
+// revocations: a node's own key_state (published at start) and
+// refresh_state events are cluster state, not changes a request made.
+func revocationEvents(t *testing.T, page []byte) []any {
+	t.Helper()
+	var doc struct {
+		Events []map[string]any `json:"events"`
+	}
+	if err := json.Unmarshal(page, &doc); err != nil {
+		t.Fatalf("GET /revocations: %v: %s", err, page)
+	}
+	var out []any
+	for _, e := range doc.Events {
+		if typ, _ := e["type"].(string); !revocation.Type(typ).IsState() {
+			out = append(out, e)
+		}
+	}
+	return out
 }
