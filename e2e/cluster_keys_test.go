@@ -74,6 +74,15 @@ func TestClusterKeys(t *testing.T) {
 				t.Fatalf("A's token from before the rotation on B: %v", v)
 			}
 
+			if alg != "HS256" { // B's JWKS lists A's public keys (HS256 has none to list)
+				jwks := string(b.do("GET", "/.well-known/jwks.json", nil).Body)
+				for _, k := range []string{headerKid(t, old), kid} {
+					if !strings.Contains(jwks, `"kid":"`+k+`"`) {
+						t.Fatalf("B's JWKS lacks A's key %s: %s", k, jwks)
+					}
+				}
+			}
+
 			c := start("c") // joins after the rotation: anti-entropy brings the keys
 			waitValid(t, c, old, "A's old token on the late node C")
 			waitValid(t, c, fresh, "A's new token on the late node C")
