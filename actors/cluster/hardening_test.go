@@ -309,6 +309,10 @@ func TestSameEventComparesEveryField(t *testing.T) {
 			case reflect.Uint64:
 				f.SetUint(f.Uint() + 1)
 			case reflect.Slice:
+				if f.Len() == 0 { // Data: empty on a revocation
+					f.SetBytes([]byte{1})
+					break
+				}
 				f.Index(0).SetUint(f.Index(0).Uint() ^ 1)
 			default:
 				t.Fatalf("field kind %s not covered", f.Kind())
