@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -195,34 +196,44 @@ func TestKafkaUntrustedOriginReported(t *testing.T) {
 }
 
 // TestConsumeTrustsClusterSecret: `revocd consume` with only
-// CLUSTER_SECRET (no EVENT_TRUSTED_KEYS) writes a node's revocation to a
-// real redis-server. The old consume refused to start without
-// EVENT_TRUSTED_KEYS.
+// CLUSTER_SECRET (or --dev and nothing), no EVENT_TRUSTED_KEYS, writes a
+// node's revocation to a real redis-server. The old consume refused to
+// start without EVENT_TRUSTED_KEYS.
 func TestConsumeTrustsClusterSecret(t *testing.T) {
-	rs := redisserver.Start(t)
-	kf := startKafka(t)
-	dir := t.TempDir()
-	a := startNode(t, "", []string{"KAFKA_BOOTSTRAP=" + kf.addr(), "NODE_ID=a", "JWT_SECRET_KEY=" + prodSecret,
-		"ADMIN_API_KEYS=" + prodAdminKey, "CLUSTER_SECRET=" + trustSecret}, "--no-dev")
-	target := strings.TrimSuffix(rs.URL(), "/0") + "/4"
-	cmd := exec.Command(binPath, "consume", "--sqlite-path", dir+"/c.db", "--node-id", "consumer-1")
-	cmd.Env = append(cleanEnv(), "KAFKA_BOOTSTRAP="+kf.addr(), "REDIS_URL="+target, "CLUSTER_SECRET="+trustSecret)
-	var logb lockedBuffer
-	cmd.Stdout, cmd.Stderr = &logb, &logb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	r := adminPost(t, a, "/token", map[string]any{"subject": "fay"})
-	jti := r["jti"].(string)
-	adminRevoke(t, a, jti)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), DB: 4})
-	defer rdb.Close()
-	eventually(t, kafkaBound, "consume wrote a's revocation", func() bool {
-		return rdb.Get(context.Background(), "revoked:jti:"+jti).Val() == "1"
-	})
-	if t.Failed() {
-		t.Log(logb.String())
+	for i, dev := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dev=%v", dev), func(t *testing.T) {
+			rs := redisserver.Start(t)
+			kf := startKafka(t)
+			dir := t.TempDir()
+			p := startKafkaPair(t, kf, dev, "", "")
+			db := 4 + i
+			target := strings.TrimSuffix(rs.URL(), "/0") + fmt.Sprintf("/%d", db)
+			args := []string{"consume", "--sqlite-path", dir + "/c.db", "--node-id", "consumer-1"}
+			env := append(cleanEnv(), "KAFKA_BOOTSTRAP="+kf.addr(), "REDIS_URL="+target)
+			if dev {
+				args = append(args, "--dev")
+			} else {
+				env = append(env, "CLUSTER_SECRET="+trustSecret)
+			}
+			cmd := exec.Command(binPath, args...)
+			cmd.Env = env
+			var logb lockedBuffer
+			cmd.Stdout, cmd.Stderr = &logb, &logb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			_, jti := p.issue(p.a, "fay")
+			p.revoke(p.a, jti)
+			rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), DB: db})
+			defer rdb.Close()
+			eventually(t, kafkaBound, "consume wrote a's revocation", func() bool {
+				return rdb.Get(context.Background(), "revoked:jti:"+jti).Val() == "1"
+			})
+			if t.Failed() {
+				t.Log(logb.String())
+			}
+		})
 	}
 }
 
