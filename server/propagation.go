@@ -169,7 +169,7 @@ func startPropagation(ctx context.Context, d propagationDeps) (*propagation, err
 		kcfg := kafka.Config{
 			Brokers: brokers, RevocationTopic: d.Options.KafkaTopic, TokenTopic: d.Options.TokenTopic,
 			GroupID: "revocd-" + d.Options.NodeID, ClientID: "revocd-" + d.Options.NodeID, Logger: d.Log.With("component", "kafka"),
-			Origin: d.Options.NodeID, // publish only own events; skip them when consuming
+			Origin:       d.Options.NodeID, // publish only own events; skip them when consuming
 			SkipUnsigned: d.Options.AcceptUnsigned,
 		}
 		if a := d.Announcements; a != nil {
