@@ -452,7 +452,7 @@ var settings = []setting{
 	{"CLUSTER_TLS_CERT", "", "PEM certificate for mutual TLS between nodes", func(c *Config, v string) error { c.ClusterTLSCert = v; return nil }},
 	{"CLUSTER_TLS_KEY", "", "PEM private key for mutual TLS between nodes", func(c *Config, v string) error { c.ClusterTLSKey = v; return nil }},
 	{"CLUSTER_TLS_CA", "", "PEM CA bundle that peer certificates must chain to", func(c *Config, v string) error { c.ClusterTLSCA = v; return nil }},
-	{"CLUSTER_SECRET", "", "shared secret (>= 32 chars) authenticating the nodes' event-key announcements; required outside --dev with CLUSTER_PEERS unless EVENT_TRUSTED_KEYS is set", func(c *Config, v string) error {
+	{"CLUSTER_SECRET", "", "shared secret (>= 32 chars) authenticating the nodes' event-key announcements, over the cluster and on Kafka (revocd-node-key); required outside --dev with CLUSTER_PEERS unless EVENT_TRUSTED_KEYS is set", func(c *Config, v string) error {
 		if v != "" && len(v) < 32 {
 			return fmt.Errorf("is %d characters, want at least 32 (e.g. `openssl rand -hex 32`)", len(v))
 		}
