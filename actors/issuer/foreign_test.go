@@ -104,7 +104,7 @@ func TestKeyStateForgeries(t *testing.T) {
 		{"jwk of another kid", mod(edState, func(s *revocation.KeyState) { s.Kid = "ed-other" }), testWrap},
 		{"jwk of another alg", mod(edState, func(s *revocation.KeyState) { s.Alg = revocation.KeyAlgES256 }), testWrap},
 		{"another key's jwk", mod(edState, func(s *revocation.KeyState) { s.JWK = esState.JWK }), testWrap},
-		{"jwk with a private part only", mod(edState, func(s *revocation.KeyState) {
+		{"jwk without its public key", mod(edState, func(s *revocation.KeyState) {
 			s.JWK = json.RawMessage(`{"kty":"OKP","crv":"Ed25519","kid":"` + ed.ID + `","alg":"EdDSA"}`)
 		}), testWrap},
 		{"hs secret not deriving its kid", underivedState, testWrap},
