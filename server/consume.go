@@ -74,7 +74,7 @@ func Consume(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("consume: reading revocations", "topic", cfg.KafkaTopic, "redis", opts.Addr)
 	err = consumer.Run(ctx)
-	log.Info("consume: stopped", "applied", h.applied.Load(), "dropped", h.dropped.Load())
+	log.Info("consume: stopped", "applied", h.applied.Load(), "dropped", h.dropped.Load(), "skipped", h.skipped.Load())
 	return err
 }
 
