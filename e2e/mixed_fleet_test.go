@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -66,7 +67,7 @@ func TestMixedFleetUnsignedDroppedByDefault(t *testing.T) {
 // TestMixedFleetUnsignedAccepted (issue #11): with
 // KAFKA_ACCEPT_UNSIGNED_EVENTS=true on two nodes sharing the topic, each
 // warns at start; a seed-era record (seconds "ts", "ttl_seconds") is
-// committed by exactly one node as its own signed revocation (counter 1 in
+// committed by exactly one node as its own signed revocation (counter +1 in
 // all) and enforced on both, with exactly one event on each; the same
 // record again (same event_id) is a replay and changes nothing. The old
 // nodes dropped it.
@@ -80,22 +81,35 @@ func TestMixedFleetUnsignedAccepted(t *testing.T) {
 			t.Fatalf("no WARN at start about unsigned events:\n%s", tail(n.log.String(), 2000))
 		}
 	}
+	accepted := func() float64 {
+		return metricValue(t, a, `revocd_events_unsigned_accepted_total`) + metricValue(t, b, `revocd_events_unsigned_accepted_total`)
+	}
+	// The shared group starts at the end of the topic: probe until it
+	// has its offset (each probe awaited, so none is in flight after).
+	deadline := time.Now().Add(kafkaBound)
+	for i := 0; accepted() == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("the shared unsigned-events group never took a record")
+		}
+		produceSeedRecord(t, kf.addr(), map[string]any{"type": "revoke_jti", "value": fmt.Sprint("probe-", i)})
+		for wait := time.Now().Add(time.Second); accepted() == 0 && time.Now().Before(wait); {
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	before := accepted()
 	tok, jti := a.issue("hal")
 	record := map[string]any{"event_id": "seed-evt-2", "type": "revoke_jti", "value": jti, "ts": time.Now().Unix(), "ttl_seconds": 3600, "reason": "logout"}
 	produceSeedRecord(t, kf.addr(), record)
 	waitRevoked(t, a, tok, "the seed record enforced on a")
 	waitRevoked(t, b, tok, "the seed record enforced on b")
-	accepted := func() float64 {
-		return metricValue(t, a, `revocd_events_unsigned_accepted_total`) + metricValue(t, b, `revocd_events_unsigned_accepted_total`)
-	}
-	if got := accepted(); got != 1 {
+	if got := accepted() - before; got != 1 {
 		t.Fatalf("unsigned records committed: %v, want 1 (one node takes it)", got)
 	}
 	produceSeedRecord(t, kf.addr(), record)
 	eventually(t, kafkaBound, "the replayed seed record skipped", func() bool {
 		return strings.Contains(a.log.String()+b.log.String(), "unsigned record replayed; skipping")
 	})
-	if got := accepted(); got != 1 {
+	if got := accepted() - before; got != 1 {
 		t.Errorf("after the replay: %v committed, want 1", got)
 	}
 	for name, n := range map[string]*node{"a": a, "b": b} {

@@ -87,7 +87,10 @@ type Config struct {
 	// revocation records, each passed to Unsigned; every other record is
 	// skipped. Such a consumer runs in a consumer group shared by the
 	// nodes that accept unsigned events, so each record is taken by one
-	// node only.
+	// node only. A new group starts at the end of the topic, not its
+	// beginning: seed records from before the opt-in are not replayed
+	// (a revoke_sub committed now would also revoke the tokens its subject
+	// got since the seed's service revoked it).
 	UnsignedOnly bool
 	// Unsigned handles a seed-era record in UnsignedOnly mode: nil once
 	// it is durable (the offset is then committed), an error to skip it

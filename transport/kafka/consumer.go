@@ -131,7 +131,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	cl, err := kgo.NewClient(slices.Concat(c.cfg.clientOpts(), []kgo.Opt{
 		kgo.ConsumerGroup(c.cfg.GroupID),
 		kgo.ConsumeTopics(c.cfg.RevocationTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ConsumeResetOffset(c.resetOffset()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(c.forget),

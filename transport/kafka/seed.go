@@ -203,3 +203,12 @@ func (c *Consumer) handleUnsigned(ctx context.Context, ps *partState, r *kgo.Rec
 	}
 	return true
 }
+
+// resetOffset is where a new group starts: the beginning of the topic,
+// but its end for an UnsignedOnly consumer (see Config.UnsignedOnly).
+func (c *Consumer) resetOffset() kgo.Offset {
+	if c.cfg.UnsignedOnly {
+		return kgo.NewOffset().AtEnd()
+	}
+	return kgo.NewOffset().AtStart()
+}
