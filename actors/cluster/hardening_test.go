@@ -350,7 +350,25 @@ func TestEventBoundsMatchValidate(t *testing.T) {
 			t.Errorf("%s one byte longer: %v, want ErrTooLong", name, err)
 		}
 	}
-	if MaxFrameBytes < frameBatches*MaxBatchBytes || MaxBatchBytes < MaxBatchEvents*MaxEventBytes {
+	if MaxFrameBytes < MaxBatchBytes || MaxBatchBytes < MaxBatchEvents*MaxEventBytes {
 		t.Fatalf("bounds do not nest: frame %d, batch %d, event %d", MaxFrameBytes, MaxBatchBytes, MaxEventBytes)
+	}
+}
+
+// TestFrameLimitStaysAtRevocationSize pins what a reader may buffer per
+// connection: state events (up to revocation.MaxDataLen of Data each) make
+// the largest batch about three times larger, but this node's sender puts at
+// most one batch beyond frameBudget in a frame, so the frame limit stays
+// what older nodes' packed resend rounds of revocations need, and every
+// batch this node can send still fits.
+func TestFrameLimitStaysAtRevocationSize(t *testing.T) {
+	if MaxFrameBytes != legacyFrameBytes() {
+		t.Fatalf("MaxFrameBytes = %d, want the revocation-only bound %d", MaxFrameBytes, legacyFrameBytes())
+	}
+	if MaxFrameBytes > 32<<20 {
+		t.Fatalf("MaxFrameBytes = %d MiB: a reader buffers that much per connection", MaxFrameBytes>>20)
+	}
+	if MaxBatchBytes+frameMargin > MaxFrameBytes || frameBudget+frameMargin > MaxFrameBytes {
+		t.Fatalf("a frame of this node's sender (batch %d, budget %d) exceeds MaxFrameBytes %d", MaxBatchBytes, frameBudget, MaxFrameBytes)
 	}
 }

@@ -24,12 +24,15 @@ const (
 // most this many. A batch with more is refused.
 const MaxBatchEvents = PageSize
 
-// frameBatches is how many largest batches one remoting frame may hold.
-// hollywood's stream writer packs every message queued for a peer while it
-// is busy into one frame (an Envelope): a whole resend round (its pages go
-// out back to back) plus as much live traffic. A frame beyond that is refused
-// and the connection dropped; what it carried reaches the peer again by
-// anti-entropy once it reconnects.
+// frameBatches is how many largest revocation batches one frame of an
+// older node may hold. revocd before its own sender used hollywood's stream
+// writer, which packs every message queued for a peer while it is busy into
+// one frame (an Envelope): a whole resend round (its pages go out back to
+// back) plus as much live traffic. This node's sender packs at most
+// frameBudget bytes per frame (a larger message goes alone), so only older
+// nodes' frames, whose events carry no Data, need this allowance. A frame
+// beyond MaxFrameBytes is refused and the connection dropped; what it
+// carried reaches the peer again by anti-entropy once it reconnects.
 const frameBatches = 2 * ResendBudget / PageSize
 
 // frameMargin covers a frame's headers around its messages: the target and
@@ -51,10 +54,23 @@ var (
 	MaxBatchBytes = maxBatchBytes()
 	// MaxFrameBytes is the largest remoting frame a node reads: drpc
 	// refuses a longer one while reading it, before buffering more than
-	// that. It replaces hollywood's 4 MiB default (which one resend round
-	// can exceed) and the 128 MiB revocd used before.
-	MaxFrameBytes = frameBatches*MaxBatchBytes + frameMargin
+	// that. It is the larger of one largest batch (what this node's sender
+	// puts in a frame at most) and an older node's packed resend round of
+	// revocation events (legacyFrameBytes), so state events, whose Data
+	// makes the largest event three times larger, do not raise it. It
+	// replaces hollywood's 4 MiB default (which one resend round can
+	// exceed) and the 128 MiB revocd used before.
+	MaxFrameBytes = max(MaxBatchBytes+frameMargin, frameBudget+frameMargin, legacyFrameBytes())
 )
+
+// legacyFrameBytes is the largest frame of a node that packs a whole resend
+// round into one frame (see frameBatches): frameBatches batches of the
+// largest revocation events, which have no Data.
+func legacyFrameBytes() int {
+	e := maxEvent()
+	e.Type, e.Data = revocation.TypeJTI, nil
+	return frameBatches*batchBytes(e) + frameMargin
+}
 
 // maxEvent returns an event with every field at the longest Validate (and,
 // for Sig, the signer) allows, and the widest varints: a replicated-state
@@ -75,8 +91,12 @@ func maxEvent() revocation.Event {
 	}
 }
 
-func maxBatchBytes() int {
-	e := ToProto([]revocation.Event{maxEvent()})[0]
+func maxBatchBytes() int { return batchBytes(maxEvent()) }
+
+// batchBytes is the encoded size of an EventBatch of MaxBatchEvents copies
+// of ev.
+func batchBytes(ev revocation.Event) int {
+	e := ToProto([]revocation.Event{ev})[0]
 	events := make([]*remote.Event, MaxBatchEvents)
 	for i := range events {
 		events[i] = e
