@@ -36,13 +36,20 @@ const eventCols = `r.id, r.event_id, r.type, r.value, r.ts, r.expires_at, r.reas
 // eventFrom joins every event row to its batch signature, if any.
 const eventFrom = ` FROM revocation_events r LEFT JOIN event_signatures s ON s.id = r.sig_id `
 
+// notState keeps the replicated-state events (key_state, refresh_state)
+// out of the active-revocation reads: they revoke nothing, and a refresh
+// state lives as long as its token, so the index rebuild and the SDK
+// snapshot would otherwise read one row per live refresh token. Unknown
+// future revocation types still come through.
+const notState = `type NOT IN ('` + string(revocation.TypeKeyState) + `', '` + string(revocation.TypeRefreshState) + `')`
+
 // activeSQL is ActiveRevocations' scan, served from the covering index
 // revocation_events_active alone. The three known types come back as the
 // small integers activeType decodes, which cost no allocation per row.
 const activeSQL = `SELECT
 		CASE type WHEN 'revoke_jti' THEN 1 WHEN 'revoke_sub' THEN 2 WHEN 'revoke_kid' THEN 3 ELSE type END,
 		value, ts, expires_at
-	FROM revocation_events INDEXED BY revocation_events_active WHERE expires_at > ?`
+	FROM revocation_events INDEXED BY revocation_events_active WHERE expires_at > ? AND ` + notState
 
 var readSQL = [numReadStmts]string{
 	rsEventsAfter: `SELECT ` + eventCols + eventFrom + `WHERE r.id > ? ORDER BY r.id LIMIT ?`,

@@ -5,7 +5,7 @@ import "context"
 // activePageSQL is one page of ActiveEventsPage: walks the primary key, so
 // pages are stable while events are being committed above uptoID.
 const activePageSQL = `SELECT ` + eventCols + eventFrom + `
-	WHERE r.id > ? AND r.id <= ? AND r.expires_at > ? ORDER BY r.id LIMIT ?`
+	WHERE r.id > ? AND r.id <= ? AND r.expires_at > ? AND r.` + notState + ` ORDER BY r.id LIMIT ?`
 
 // ActiveEventsPage returns up to limit (DefaultLimit when limit <= 0) full
 // events still in force at nowMs (expires_at > nowMs) whose audit-log
