@@ -1,6 +1,7 @@
 package eventsig
 
 import (
+	"cmp"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,7 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/revocd/revocd/revocation"
 )
 
 // ErrBadAnnouncement is wrapped by OpenAnnouncement's errors: the
@@ -136,6 +141,21 @@ func (v *Verifier) NodeKey(nodeID, keyID string) []byte {
 		return append([]byte(nil), k.raw...)
 	}
 	return nil
+}
+
+// NodeKeys returns the keys trusted with TrustNode, each with its node id,
+// sorted by node and key id (for the GET /events/keys document).
+func (v *Verifier) NodeKeys() []PublicKey {
+	v.mu.RLock()
+	out := make([]PublicKey, 0, len(v.nodeKeys))
+	for nk, k := range v.nodeKeys {
+		out = append(out, PublicKey{KeyID: nk.key, Alg: revocation.SigAlg, PublicKey: append([]byte(nil), k.raw...), NodeID: nk.node})
+	}
+	v.mu.RUnlock()
+	slices.SortFunc(out, func(a, b PublicKey) int {
+		return cmp.Or(strings.Compare(a.NodeID, b.NodeID), strings.Compare(a.KeyID, b.KeyID))
+	})
+	return out
 }
 
 type nodeKey struct{ node, key string }

@@ -73,3 +73,38 @@ func TestTrustJSONRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicKeysJSONCarriesNodeKeys: a node's /events/keys document lists
+// the keys it learnt from its peers' announcements, bound to their nodes,
+// so a subscriber following that node verifies the peers' events it serves
+// (and only as those peers' events).
+func TestPublicKeysJSONCarriesNodeKeys(t *testing.T) {
+	s := sharedSigner(t) // node-a's key "k1" (makeEvents' origin)
+	node := NewVerifier()
+	if err := node.TrustNode("node-a", s.KeyID(), s.PublicKey()); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := PublicKeysJSON(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, []byte(`"node_id":"node-a"`)) {
+		t.Fatalf("node-bound key missing from the document: %s", doc)
+	}
+	sub := NewVerifier()
+	if err := sub.TrustJSON(doc); err != nil {
+		t.Fatal(err)
+	}
+	events := signed(t, 2)
+	if err := sub.Verify(events[1]); err != nil {
+		t.Fatalf("subscriber cannot verify node-a's event: %v", err)
+	}
+	forged := clone(events[1])
+	forged.Origin = "node-b"
+	if err := sub.Verify(forged); err == nil {
+		t.Fatal("a node-bound key verified another origin's event")
+	}
+	if len(sub.Keys()) != 0 {
+		t.Fatalf("node-bound key trusted for every origin: %v", sub.Keys())
+	}
+}
