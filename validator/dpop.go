@@ -44,7 +44,7 @@ func (v *Validator) ValidateDPoP(tok, proof, htm, htu string) (Claims, error) {
 		return c, err
 	}
 	if proof == "" {
-		return Claims{}, errDPoPRequired
+		return Claims{}, ErrDPoPRequired
 	}
 	p, err := v.dpop.Verify(proof, dpop.Request{Method: htm, URL: htu, AccessToken: tok})
 	if err == nil && p.JKT != c.JKT {

@@ -49,6 +49,4 @@ var (
 	errRevokedKid = fmt.Errorf("%w: by signing key", ErrRevoked)
 	errRefresh    = fmt.Errorf("%w: a refresh token is not an access token", ErrInvalid)
 	errStale      = fmt.Errorf("%w: no event or heartbeat within MaxStaleness", ErrStale)
-	// errDPoPRequired is ErrDPoPRequired itself: its text is the reason.
-	errDPoPRequired = ErrDPoPRequired
 )

@@ -98,7 +98,7 @@ func (v *Validator) authorize(auth string, n int, proof string, req func() (meth
 		c, err := v.validate(unsafe.Slice(unsafe.StringData(tok), len(tok)), nil)
 		switch {
 		case err == nil && c.JKT != "":
-			return Claims{}, refuseDPoP(errDPoPRequired, challengeDPoPToken)
+			return Claims{}, refuseDPoP(ErrDPoPRequired, challengeDPoPToken)
 		case err == nil:
 			return c, nil
 		case StatusFor(err) == http.StatusServiceUnavailable:
@@ -110,7 +110,7 @@ func (v *Validator) authorize(auth string, n int, proof string, req func() (meth
 	case tok != "" && strings.EqualFold(scheme, "DPoP"):
 		switch n {
 		case 0:
-			return Claims{}, refuseDPoP(errDPoPRequired, challengeDPoPProof)
+			return Claims{}, refuseDPoP(ErrDPoPRequired, challengeDPoPProof)
 		case 1:
 		default: // RFC 9449 §4.3 check 1: not more than one DPoP header
 			return Claims{}, refuseDPoP(fmt.Errorf("%w: %w: %w", ErrDPoP, dpop.ErrInvalidProof, dpop.ErrMalformed), challengeDPoPProof)

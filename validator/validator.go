@@ -274,7 +274,7 @@ func (v *Validator) ValidateBytes(tok []byte) (Claims, error) {
 	}
 	c, err := v.validate(tok, nil)
 	if err == nil && c.JKT != "" {
-		return Claims{}, errDPoPRequired
+		return Claims{}, ErrDPoPRequired
 	}
 	return c, err
 }
