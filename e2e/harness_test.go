@@ -75,13 +75,32 @@ func (l *lockedBuffer) String() string {
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		// The kernel may offer a port again as soon as it is closed: a
+		// test that picks a node's HTTP port and, before that node binds
+		// it, another node's cluster port, must not get the same one.
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no port not handed out before within 100 tries")
+	return 0
 }
+
+// handedOut are the ports freePort returned in this test process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // startNode starts revocd in dev mode with a fresh SQLite file (or db, when
 // given) and extra flags and environment.
