@@ -294,3 +294,49 @@ func TestReplayCacheConcurrent(t *testing.T) {
 		t.Fatalf("proof accepted %d times", accepted)
 	}
 }
+
+// TestReplayCacheSweepsBySecond: entries leave the cache when their
+// expiry's second is over, whatever order they came in; a key added again
+// after it expired lives until its new expiry; a long idle gap is crossed
+// without stepping through every second.
+func TestReplayCacheSweepsBySecond(t *testing.T) {
+	base := time.Unix(1_800_000_000, 0)
+	c := NewReplayCache(1000)
+	for i := range 100 {
+		// Expiries 1..100 s ahead, added in a shuffled order.
+		d := time.Duration((i*37)%100+1) * time.Second
+		if !c.Add(fmt.Sprint("k", d), base.Add(d), base) {
+			t.Fatalf("entry %v refused", d)
+		}
+	}
+	tests := []struct {
+		at   time.Duration
+		want int
+	}{
+		{0, 100},
+		{500 * time.Millisecond, 100},
+		{10*time.Second + time.Millisecond, 91}, // 10 s expired, held until its second is over
+		{11 * time.Second, 90},
+		{50 * time.Second, 51},
+		{99*time.Second + 999*time.Millisecond, 2},
+		{101 * time.Second, 0},
+	}
+	for _, tc := range tests {
+		c.mu.Lock()
+		c.sweep(base.Add(tc.at).UnixMilli())
+		c.mu.Unlock()
+		if got := c.Len(); got != tc.want {
+			t.Fatalf("at +%v: %d entries, want %d", tc.at, got, tc.want)
+		}
+	}
+	if !c.Add("k1s", base.Add(200*time.Second), base.Add(150*time.Second)) {
+		t.Fatal("an expired key could not be added again")
+	}
+	if c.Add("k1s", base.Add(300*time.Second), base.Add(199*time.Second)) {
+		t.Fatal("a key added again was forgotten with its old bucket")
+	}
+	far := base.Add(365 * 24 * time.Hour)
+	if !c.Add("late", far.Add(time.Minute), far) || c.Len() > 2 {
+		t.Fatalf("after a year idle: %d entries", c.Len())
+	}
+}
