@@ -372,3 +372,26 @@ func TestFrameLimitStaysAtRevocationSize(t *testing.T) {
 		t.Fatalf("a frame of this node's sender (batch %d, budget %d) exceeds MaxFrameBytes %d", MaxBatchBytes, frameBudget, MaxFrameBytes)
 	}
 }
+
+// TestRestoredUnderSameNodeIDIsLoud: node a restarts on a copy of its
+// store that lacks the last events it published (a backup restored under
+// the same NODE_ID) while peer b holds them. a's next events would reuse
+// sequence numbers b already holds, and b would ignore them: a reports b
+// not ok with the reason and the fix, and logs it at WARN.
+func TestRestoredUnderSameNodeIDIsLoud(t *testing.T) {
+	aAddr, bAddr := freeAddr(t), freeAddr(t)
+	published := []revocation.Event{event("a", 1), event("a", 2), event("a", 3)}
+	bStore := newMemStore()
+	bStore.insert(published)
+	backup := newMemStore()
+	backup.insert(published[:1]) // the backup was taken after a's first event
+	startTestNode(t, "b", bAddr, map[string]string{"a": aAddr}, bStore)
+	a := startTestNode(t, "a", aAddr, map[string]string{"b": bAddr}, backup)
+	eventually(t, 10*time.Second, "b reported not ok on a", func() bool {
+		st := a.node.Status()
+		return len(st) == 1 && strings.Contains(st[0].Problem, problemOwnLogBehind) && strings.Contains(st[0].Detail(), "(2 events): restore under a new NODE_ID")
+	})
+	if !a.warned("a peer holds events of this node that its log lacks") {
+		t.Error("no WARN logged")
+	}
+}

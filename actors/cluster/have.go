@@ -241,6 +241,18 @@ func (h *haveState) behind(theirs map[string]uint64) uint64 {
 	return n
 }
 
+// ownAhead returns how many events of this node's own origin the peer's
+// digest theirs says the peer holds beyond this node's log: none, unless
+// this node's database lost events it had published (a restore from a
+// backup under the same NODE_ID), after which its new events would reuse
+// sequence numbers the peers already hold.
+func (h *haveState) ownAhead(theirs map[string]uint64) uint64 {
+	if s := theirs[h.self]; s > h.max[h.self] {
+		return s - h.max[h.self]
+	}
+	return 0
+}
+
 // covers reports whether this node holds every event the peer's digest
 // theirs says the peer holds contiguously (origins other than this node).
 func (h *haveState) covers(theirs map[string]uint64) bool {

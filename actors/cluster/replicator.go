@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -216,6 +217,9 @@ func (r *replicator) onHello(c *actor.Context, h *remote.Hello, from string, nam
 	}
 	fresh := r.markSeen(p, now)
 	p.setDigest(h.GetHave())
+	if ahead := s.have.ownAhead(p.theirHave); ahead > 0 {
+		r.warnOnce(p, problemOwnLogBehind, from, fmt.Errorf("the peer holds %d events of origin %s beyond this node's last (seq %d)", ahead, n.cfg.NodeID, s.have.maxes()[n.cfg.NodeID]))
+	}
 	if fresh || h.GetReply() {
 		r.sendHello(p, false, now)
 	}
@@ -405,6 +409,9 @@ func (r *replicator) publish() {
 		if p.theirHave != nil {
 			ps.status.Lag = r.s.have.lag(p.id, p.theirHave)
 			ps.status.Behind = r.s.have.behind(p.theirHave)
+			if ahead := r.s.have.ownAhead(p.theirHave); ahead > 0 && ps.status.Problem == "" {
+				ps.status.Problem = fmt.Sprintf("%s (%d events): restore under a new NODE_ID", problemOwnLogBehind, ahead)
+			}
 		}
 		snap.peers[i] = ps
 	}

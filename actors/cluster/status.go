@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -22,7 +23,9 @@ type PeerStatus struct {
 	Behind uint64
 	// Problem, when set, is why the peer's events or key announcement are
 	// refused ("untrusted key", "bad signature", "certificate does not
-	// name the node"): the peer is not ok.
+	// name the node"), or that the peer holds events of this node that
+	// this node's log lacks (a restore under the same NODE_ID): the peer
+	// is not ok.
 	Problem string
 }
 
@@ -41,7 +44,10 @@ func (s PeerStatus) Detail() string {
 	if s.Behind > 0 {
 		out += fmt.Sprintf(", behind=%d events", s.Behind)
 	}
-	if s.Problem != "" {
+	switch {
+	case strings.HasPrefix(s.Problem, problemOwnLogBehind):
+		out += ", peer " + s.Problem
+	case s.Problem != "":
 		out += ", events refused: " + s.Problem
 	}
 	return out

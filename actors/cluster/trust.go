@@ -21,6 +21,9 @@ const (
 	problemUntrustedKey = "untrusted key"
 	problemBadSignature = "bad signature"
 	problemIdentity     = "certificate does not name the node"
+	// problemOwnLogBehind: the peer holds events of this node's origin
+	// beyond this node's own log (see haveState.ownAhead).
+	problemOwnLogBehind = "holds events of this node that its log lacks"
 )
 
 // fixes are the WARN log's advice per problem.
@@ -28,6 +31,7 @@ var fixes = map[string]string{
 	problemUntrustedKey: "set CLUSTER_SECRET to the same value on every node (or add the peer's key to EVENT_TRUSTED_KEYS)",
 	problemBadSignature: "set CLUSTER_SECRET to the same value on every node; a node that keeps failing may have a forged or corrupted key",
 	problemIdentity:     "issue the node a certificate whose SAN names its CLUSTER_PEERS host or its NODE_ID",
+	problemOwnLogBehind: "this node's database lost events it published (restored from a backup under the same NODE_ID?): its new events reuse sequence numbers the peers already hold and are ignored; stop it and restore under a new NODE_ID (README: Backup and restore)",
 }
 
 // bound reports whether a message claiming to be from p may be taken
@@ -157,7 +161,11 @@ func (r *replicator) warnOnce(p *peer, problem, from string, err error) {
 		return
 	}
 	p.warned[problem] = true
-	r.n.log.Warn("peer events are refused", "peer", p.id, "from", from, "reason", problem, "err", err, "fix", fixes[problem])
+	msg := "peer events are refused"
+	if problem == problemOwnLogBehind {
+		msg = "a peer holds events of this node that its log lacks"
+	}
+	r.n.log.Warn(msg, "peer", p.id, "from", from, "reason", problem, "err", err, "fix", fixes[problem])
 }
 
 // sendAnnouncement queues this node's key announcement for p, and those
