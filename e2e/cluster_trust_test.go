@@ -170,6 +170,28 @@ func TestClusterTrustProductionSecret(t *testing.T) {
 	if !strings.Contains(a.log.String(), "CLUSTER_SECRET") {
 		t.Errorf("a's log does not name the fix (CLUSTER_SECRET)")
 	}
+
+	// Nor can the outsider add a signing key: x rotates (its key_state
+	// event carries the new HS256 key, sealed under the JWT_SECRET_KEY it
+	// shares), and a token x signs with it is unknown on a, which holds
+	// only the keys of trusted nodes. b's rotated key is learnt by a.
+	adminPost(t, x.node, "/admin/keys/rotate", map[string]any{})
+	adminPost(t, b.node, "/admin/keys/rotate", map[string]any{})
+	fromX := adminPost(t, x.node, "/token", map[string]any{"subject": "xena"})["access_token"].(string)
+	fromB := adminPost(t, b.node, "/token", map[string]any{"subject": "bea"})["access_token"].(string)
+	if v := x.validate(fromX); v["valid"] != true {
+		t.Fatalf("x's own token on x: %v", v)
+	}
+	deadline = time.Now().Add(clusterBound)
+	for time.Now().Before(deadline) && a.validate(fromB)["valid"] != true {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v := a.validate(fromB); v["valid"] != true {
+		t.Fatalf("b's token after b's rotation, on a: %v (b's key_state not learnt)", v)
+	}
+	if v := a.validate(fromX); v["valid"] == true {
+		t.Fatalf("a accepted a token signed with the outsider's key: %v", v)
+	}
 }
 
 // TestClusterTrustProductionRefusals: a production node with peers and no
