@@ -36,13 +36,8 @@ bench-go: ## in-process micro-benchmarks (index, token verification, event signi
 fuzz-short: ## run every fuzz target for 5 s
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
-fuzz: ## run every fuzz target for FUZZTIME (default 30s)
-	@for pkg in $$($(GO) list ./...); do \
-	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-	  done; \
-	done
+fuzz: ## run every fuzz target for FUZZTIME (default 30s); see scripts/fuzz.sh
+	@GO=$(GO) scripts/fuzz.sh $(FUZZTIME)
 
 soak: ## bounded mixed-load soak of the real binary (SOAK_DURATION, default 5m): errors, lost revocations, memory growth
 	$(GO) test -tags soak -count=1 -run '^TestSoak' -timeout 30m -v ./e2e/
