@@ -41,18 +41,10 @@ func waitKidRevoked(t *testing.T, n *node, tok, what string) {
 func TestClusterKeys(t *testing.T) {
 	for _, alg := range []string{"EdDSA", "ES256", "ML-DSA-65", "HS256"} {
 		t.Run(alg, func(t *testing.T) {
-			ids := []string{"a", "b", "c"}
-			addrs := map[string]string{}
-			var peers []string
-			for _, id := range ids {
-				addrs[id] = clusterAddr(t)
-				peers = append(peers, id+"@"+addrs[id])
-			}
+			recipe := newClusterRecipe(t, "a", "b", "c")
 			dir := t.TempDir()
 			start := func(id string) *node {
-				env := []string{"NODE_ID=" + id, "CLUSTER_LISTEN=" + addrs[id], "CLUSTER_PEERS=" + strings.Join(peers, ","),
-					"JWT_ALGORITHM=" + alg}
-				return startNode(t, filepath.Join(dir, id+".db"), env)
+				return recipe.start(t, id, filepath.Join(dir, id+".db"), []string{"JWT_ALGORITHM=" + alg}).node
 			}
 			a, b := start("a"), start("b")
 			old, _ := a.issue("ann")

@@ -21,16 +21,10 @@ import (
 func refreshCluster(t *testing.T, env ...string) (a, b, c *clusterMember) {
 	t.Helper()
 	ids := []string{"a", "b", "c"}
-	addrs := map[string]string{}
-	var peers []string
-	for _, id := range ids {
-		addrs[id] = clusterAddr(t)
-		peers = append(peers, id+"@"+addrs[id])
-	}
+	recipe := newClusterRecipe(t, ids...)
 	m := map[string]*clusterMember{}
 	for _, id := range ids {
-		e := append([]string{"NODE_ID=" + id, "CLUSTER_LISTEN=" + addrs[id], "CLUSTER_PEERS=" + strings.Join(peers, ",")}, env...)
-		m[id] = &clusterMember{node: startNode(t, "", e), id: id, cluster: addrs[id]}
+		m[id] = recipe.start(t, id, "", env)
 	}
 	for _, id := range ids {
 		for _, p := range ids {

@@ -95,6 +95,40 @@ func startMembers(t testing.TB, addrs map[string]string, specs ...memberSpec) ma
 
 func clusterAddr(t testing.TB) string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
 
+// clusterRecipe is the README's "Multi-node cluster" set-up for a set of
+// nodes: a CLUSTER_LISTEN address each and one CLUSTER_PEERS list naming
+// them all (every node skips its own entry), and nothing else.
+type clusterRecipe struct {
+	addrs map[string]string // node id -> CLUSTER_LISTEN address
+	peers string            // the CLUSTER_PEERS value, the same for every node
+}
+
+// newClusterRecipe picks a cluster address for each of ids.
+func newClusterRecipe(t testing.TB, ids ...string) clusterRecipe {
+	t.Helper()
+	c := clusterRecipe{addrs: map[string]string{}}
+	var peers []string
+	for _, id := range ids {
+		c.addrs[id] = clusterAddr(t)
+		peers = append(peers, id+"@"+c.addrs[id])
+	}
+	c.peers = strings.Join(peers, ",")
+	return c
+}
+
+// env returns node id's recipe variables (NODE_ID, CLUSTER_LISTEN,
+// CLUSTER_PEERS) followed by extra.
+func (c clusterRecipe) env(id string, extra ...string) []string {
+	return append([]string{"NODE_ID=" + id, "CLUSTER_LISTEN=" + c.addrs[id], "CLUSTER_PEERS=" + c.peers}, extra...)
+}
+
+// start starts node id on db (a fresh file when empty) with the recipe's
+// variables, extra and args (see startNode).
+func (c clusterRecipe) start(t testing.TB, id, db string, extra []string, args ...string) *clusterMember {
+	t.Helper()
+	return &clusterMember{node: startNode(t, db, c.env(id, extra...), args...), id: id, cluster: c.addrs[id]}
+}
+
 // waitRevoked polls m until tok validates as revoked.
 func (m *clusterMember) waitRevoked(tok, what string) {
 	m.t.Helper()

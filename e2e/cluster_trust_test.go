@@ -34,16 +34,10 @@ const (
 // bad_signature.
 func TestClusterTrustDevRecipe(t *testing.T) {
 	ids := []string{"a", "b", "c"}
-	addrs := map[string]string{}
-	var peers []string
-	for _, id := range ids {
-		addrs[id] = clusterAddr(t)
-		peers = append(peers, id+"@"+addrs[id])
-	}
+	recipe := newClusterRecipe(t, ids...)
 	m := map[string]*clusterMember{}
 	for _, id := range ids {
-		env := []string{"NODE_ID=" + id, "CLUSTER_LISTEN=" + addrs[id], "CLUSTER_PEERS=" + strings.Join(peers, ",")}
-		m[id] = &clusterMember{node: startNode(t, "", env), id: id, cluster: addrs[id]}
+		m[id] = recipe.start(t, id, "", nil)
 	}
 	for _, from := range ids {
 		tok, jti := m[from].issue("user-" + from)
@@ -116,15 +110,12 @@ func adminRevoke(t *testing.T, n *node, jti string) {
 func TestClusterTrustProductionSecret(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := clusterCert(t, dir, "cluster")
-	addrs := map[string]string{"a": clusterAddr(t), "b": clusterAddr(t), "x": clusterAddr(t)}
-	peers := "a@" + addrs["a"] + ",b@" + addrs["b"] + ",x@" + addrs["x"]
+	recipe := newClusterRecipe(t, "a", "b", "x")
 	start := func(id, secret string) *clusterMember {
-		env := []string{
-			"JWT_SECRET_KEY=" + prodSecret, "ADMIN_API_KEYS=" + prodAdminKey,
-			"NODE_ID=" + id, "CLUSTER_LISTEN=" + addrs[id], "CLUSTER_PEERS=" + peers, "CLUSTER_SECRET=" + secret,
+		return recipe.start(t, id, "", []string{
+			"JWT_SECRET_KEY=" + prodSecret, "ADMIN_API_KEYS=" + prodAdminKey, "CLUSTER_SECRET=" + secret,
 			"CLUSTER_TLS_CERT=" + cert, "CLUSTER_TLS_KEY=" + key, "CLUSTER_TLS_CA=" + cert,
-		}
-		return &clusterMember{node: startNode(t, "", env, "--no-dev"), id: id, cluster: addrs[id]}
+		}, "--no-dev")
 	}
 	a, b, x := start("a", trustSecret), start("b", trustSecret), start("x", outsiderSecret)
 

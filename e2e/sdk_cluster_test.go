@@ -12,14 +12,9 @@ import (
 // announcement). Before, the document listed only a's own keys and the SDK
 // refused every event of b ("event refused", unknown key).
 func TestSDKFollowsOneNodeOfACluster(t *testing.T) {
-	addrs := map[string]string{"a": clusterAddr(t), "b": clusterAddr(t)}
-	peers := "a@" + addrs["a"] + ",b@" + addrs["b"]
-	m := map[string]*clusterMember{}
-	for _, id := range []string{"a", "b"} {
-		env := []string{"NODE_ID=" + id, "CLUSTER_LISTEN=" + addrs[id], "CLUSTER_PEERS=" + peers, "FEED_API_KEYS=" + sdkFeedKey, "JWT_ALGORITHM=EdDSA"}
-		m[id] = &clusterMember{node: startNode(t, "", env), id: id, cluster: addrs[id]}
-	}
-	a, b := m["a"], m["b"]
+	recipe := newClusterRecipe(t, "a", "b")
+	env := []string{"FEED_API_KEYS=" + sdkFeedKey, "JWT_ALGORITHM=EdDSA"}
+	a, b := recipe.start(t, "a", "", env), recipe.start(t, "b", "", env)
 	a.waitPeer("b", "connected")
 	b.waitPeer("a", "connected")
 	ex := startExample(t, a.URL)
