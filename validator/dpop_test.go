@@ -1,109 +1,50 @@
 package validator
 
 import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/revocd/revocd/crypto/dpop"
+	"github.com/revocd/revocd/crypto/dpop/dpoptest"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/revocation"
 )
 
-var b64 = base64.RawURLEncoding
-
 // proofKey makes DPoP proofs (RFC 9449 §4.2) with one key.
 type proofKey struct {
-	alg  string
-	jwk  map[string]string
-	sign func(msg []byte) []byte
+	t testing.TB
+	k *dpoptest.Key
 }
 
 func newProofKey(t testing.TB, alg string) *proofKey {
 	t.Helper()
-	switch alg {
-	case "ES256":
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, _ := k.PublicKey.ECDH()
-		raw := pub.Bytes() // 0x04 || X || Y
-		return &proofKey{alg: alg, jwk: map[string]string{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(raw[1:33]), "y": b64.EncodeToString(raw[33:])},
-			sign: func(m []byte) []byte {
-				d := sha256.Sum256(m)
-				r, s, err := ecdsa.Sign(rand.Reader, k, d[:])
-				if err != nil {
-					panic(err)
-				}
-				out := make([]byte, 64)
-				r.FillBytes(out[:32])
-				s.FillBytes(out[32:])
-				return out
-			}}
-	case "EdDSA", "Ed25519":
-		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-		return &proofKey{alg: alg, jwk: map[string]string{"kty": "OKP", "crv": "Ed25519", "x": b64.EncodeToString(pub)},
-			sign: func(m []byte) []byte { return ed25519.Sign(priv, m) }}
-	case "ML-DSA-65":
-		pub, priv, _ := mldsa65.GenerateKey(rand.Reader)
-		raw, _ := pub.MarshalBinary()
-		return &proofKey{alg: alg, jwk: map[string]string{"kty": "AKP", "alg": "ML-DSA-65", "pub": b64.EncodeToString(raw)},
-			sign: func(m []byte) []byte {
-				sig := make([]byte, mldsa65.SignatureSize)
-				if err := mldsa65.SignTo(priv, m, nil, false, sig); err != nil {
-					panic(err)
-				}
-				return sig
-			}}
+	k, err := dpoptest.NewKey(alg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("alg %s", alg)
-	return nil
+	return &proofKey{t: t, k: k}
 }
-
-var proofSeq atomic.Int64
 
 // proof returns a proof for htm and htu at iat, with ath of tok when tok
 // is not empty.
 func (k *proofKey) proof(htm, htu, tok string, iat time.Time) string {
-	h, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": k.alg, "jwk": k.jwk})
-	c := map[string]any{"jti": fmt.Sprintf("p-%d", proofSeq.Add(1)), "htm": htm, "htu": htu, "iat": iat.Unix()}
-	if tok != "" {
-		c["ath"] = dpop.ATH(tok)
+	p, err := k.k.Proof(dpoptest.Claims(htm, htu, iat, tok))
+	if err != nil {
+		k.t.Fatal(err)
 	}
-	cb, _ := json.Marshal(c)
-	in := b64.EncodeToString(h) + "." + b64.EncodeToString(cb)
-	return in + "." + b64.EncodeToString(k.sign([]byte(in)))
+	return p
 }
 
-func (k *proofKey) jkt(t testing.TB) string {
-	t.Helper()
-	b, _ := json.Marshal(k.jwk)
-	var j dpop.JWK
-	_ = json.Unmarshal(b, &j)
-	s, err := j.Thumbprint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func (k *proofKey) jkt(testing.TB) string { return k.k.JKT() }
 
 // issueBound returns a token for sub bound to jkt.
 func (f *fixture) issueBound(sub, jkt string) string {

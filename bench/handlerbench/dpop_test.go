@@ -1,11 +1,6 @@
 package handlerbench
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,6 +13,7 @@ import (
 
 	"github.com/revocd/revocd/config"
 	"github.com/revocd/revocd/crypto/dpop"
+	"github.com/revocd/revocd/crypto/dpop/dpoptest"
 	"github.com/revocd/revocd/crypto/token"
 	"github.com/revocd/revocd/index"
 	"github.com/revocd/revocd/transport/httpapi"
@@ -28,15 +24,11 @@ import (
 // thumbprint, replay cache), beside BenchmarkValidateHandler's plain
 // validation. Proofs are made before the timer starts.
 func BenchmarkValidateHandlerDPoP(b *testing.B) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := dpoptest.NewKey("ES256")
 	if err != nil {
 		b.Fatal(err)
 	}
-	pub, _ := key.PublicKey.ECDH()
-	raw := pub.Bytes()
-	enc := base64.RawURLEncoding.EncodeToString
-	jwk := dpop.JWK{Kty: "EC", Crv: "P-256", X: enc(raw[1:33]), Y: enc(raw[33:])}
-	jkt, _ := jwk.Thumbprint()
+	jkt := key.JKT()
 
 	hmac, _ := token.NewHMACKey("bench-kid", []byte(config.SeedDefaultSecret))
 	ring := token.NewRing(hmac)
@@ -58,21 +50,15 @@ func BenchmarkValidateHandlerDPoP(b *testing.B) {
 	}
 	h := api.Handler()
 	const htu = "https://rs.example/api"
-	hdr, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk})
+	hdr := key.Header()
 	ath := dpop.ATH(tok)
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
-		c, _ := json.Marshal(map[string]any{"jti": strconv.Itoa(i), "htm": "GET", "htu": htu, "iat": time.Now().Unix(), "ath": ath})
-		in := enc(hdr) + "." + enc(c)
-		d := sha256.Sum256([]byte(in))
-		r, s, err := ecdsa.Sign(rand.Reader, key, d[:])
+		proof, err := key.Sign(hdr, map[string]any{"jti": strconv.Itoa(i), "htm": "GET", "htu": htu, "iat": time.Now().Unix(), "ath": ath})
 		if err != nil {
 			b.Fatal(err)
 		}
-		sig := make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
-		bodies[i], _ = json.Marshal(map[string]string{"token": tok, "dpop_proof": in + "." + enc(sig), "htm": "GET", "htu": htu})
+		bodies[i], _ = json.Marshal(map[string]string{"token": tok, "dpop_proof": proof, "htm": "GET", "htu": htu})
 	}
 	var req fasthttp.Request
 	req.Header.SetMethod("POST")

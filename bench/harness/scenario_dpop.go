@@ -2,11 +2,6 @@ package harness
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -16,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/revocd/revocd/crypto/dpop"
+	"github.com/revocd/revocd/crypto/dpop/dpoptest"
 )
 
 // dpopHTU is the URL the simulated resource server saw.
@@ -25,7 +21,7 @@ const dpopHTU = "https://rs.example/api/things"
 // each request with a fresh proof made by the worker (the load generator
 // pays the ES256 signature, about as much as the server's verification).
 type dpopWorkload struct {
-	key   *ecdsa.PrivateKey
+	key   *dpoptest.Key
 	hdr   string // base64url of the proof header
 	token string
 	ath   string
@@ -34,20 +30,11 @@ type dpopWorkload struct {
 // newDPoPWorkload mints a DPoP-bound token signed with the development
 // secret under kid, the node's current key.
 func newDPoPWorkload(kid string) (*dpopWorkload, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := dpoptest.NewKey("ES256")
 	if err != nil {
 		return nil, err
 	}
-	pub, err := key.PublicKey.ECDH()
-	if err != nil {
-		return nil, err
-	}
-	raw, enc := pub.Bytes(), base64.RawURLEncoding.EncodeToString
-	jwk := dpop.JWK{Kty: "EC", Crv: "P-256", X: enc(raw[1:33]), Y: enc(raw[33:])}
-	jkt, err := jwk.Thumbprint()
-	if err != nil {
-		return nil, err
-	}
+	jkt := key.JKT()
 	now := time.Now()
 	tk := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": "bench-dpop", "jti": uuid.NewString(), "iss": devIssuer, "iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix(),
@@ -58,8 +45,7 @@ func newDPoPWorkload(kid string) (*dpopWorkload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("forge DPoP-bound token: %w", err)
 	}
-	h, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk})
-	return &dpopWorkload{key: key, hdr: enc(h), token: tok, ath: dpop.ATH(tok)}, nil
+	return &dpopWorkload{key: key, hdr: key.Header(), token: tok, ath: dpop.ATH(tok)}, nil
 }
 
 func (w *dpopWorkload) NewWorker(id int) Worker {
@@ -75,20 +61,13 @@ type dpopWorker struct {
 
 func (d *dpopWorker) Next() []byte {
 	d.n++
-	enc := base64.RawURLEncoding.EncodeToString
-	c, _ := json.Marshal(map[string]any{"jti": d.id + "-" + strconv.Itoa(d.n) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+	proof, err := d.w.key.Sign(d.w.hdr, map[string]any{"jti": d.id + "-" + strconv.Itoa(d.n) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		"htm": "GET", "htu": dpopHTU, "iat": time.Now().Unix(), "ath": d.w.ath})
-	in := d.w.hdr + "." + enc(c)
-	sum := sha256.Sum256([]byte(in))
-	r, s, err := ecdsa.Sign(rand.Reader, d.w.key, sum[:])
 	if err != nil {
 		d.body = []byte(`{}`)
 		return d.body
 	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	d.body, _ = json.Marshal(map[string]string{"token": d.w.token, "dpop_proof": in + "." + enc(sig), "htm": "GET", "htu": dpopHTU})
+	d.body, _ = json.Marshal(map[string]string{"token": d.w.token, "dpop_proof": proof, "htm": "GET", "htu": dpopHTU})
 	return d.body
 }
 

@@ -1,13 +1,7 @@
 package httpapi
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/revocd/revocd/crypto/dpop"
+	"github.com/revocd/revocd/crypto/dpop/dpoptest"
 	"github.com/revocd/revocd/index"
 )
 
@@ -26,34 +21,17 @@ func indexReady() *index.Index {
 }
 
 // proofKey makes ES256 DPoP proofs.
-type proofKey struct {
-	k   *ecdsa.PrivateKey
-	jwk map[string]string
-}
+type proofKey struct{ k *dpoptest.Key }
 
 func newProofKey(t *testing.T) *proofKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := dpoptest.NewKey("ES256")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := k.PublicKey.ECDH()
-	raw := pub.Bytes()
-	enc := base64.RawURLEncoding.EncodeToString
-	return &proofKey{k: k, jwk: map[string]string{"kty": "EC", "crv": "P-256", "x": enc(raw[1:33]), "y": enc(raw[33:])}}
+	return &proofKey{k: k}
 }
 
-func (p *proofKey) jkt(t *testing.T) string {
-	b, _ := json.Marshal(p.jwk)
-	var k dpop.JWK
-	_ = json.Unmarshal(b, &k)
-	s, err := k.Thumbprint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-var proofSeq int
+func (p *proofKey) jkt(*testing.T) string { return p.k.JKT() }
 
 func (p *proofKey) proof(t *testing.T, htm, htu string, iat time.Time, ath string) string {
 	extra := map[string]any{}
@@ -64,24 +42,15 @@ func (p *proofKey) proof(t *testing.T, htm, htu string, iat time.Time, ath strin
 }
 
 func (p *proofKey) proofWith(t *testing.T, htm, htu string, iat time.Time, extra map[string]any) string {
-	proofSeq++
-	enc := base64.RawURLEncoding.EncodeToString
-	h, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": p.jwk})
-	c := map[string]any{"jti": fmt.Sprintf("p-%d-%d", time.Now().UnixNano(), proofSeq), "htm": htm, "htu": htu, "iat": iat.Unix()}
+	c := dpoptest.Claims(htm, htu, iat, "")
 	for k, v := range extra {
 		c[k] = v
 	}
-	cb, _ := json.Marshal(c)
-	in := enc(h) + "." + enc(cb)
-	d := sha256.Sum256([]byte(in))
-	r, s, err := ecdsa.Sign(rand.Reader, p.k, d[:])
+	proof, err := p.k.Proof(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	return in + "." + enc(sig)
+	return proof
 }
 
 func validateBody(tok, proof, htm, htu string) string {
