@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"testing"
 	"time"
@@ -28,14 +27,7 @@ func TestConsumeSkipsStateEvents(t *testing.T) {
 	}
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	signer, err := eventsig.NewSigner("producer", rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := eventsig.NewVerifier()
-	if err := v.Trust(signer.KeyID(), signer.PublicKey()); err != nil {
-		t.Fatal(err)
-	}
+	signer, v := producerKeys(t)
 	h := &consumeHandler{verifier: v, replay: eventsig.NewReplayGuard(time.Minute, nil), mirror: redismirror.New(rdb, nil), log: slog.New(slog.DiscardHandler)}
 	for i, typ := range []revocation.Type{revocation.TypeKeyState, revocation.TypeRefreshState} {
 		ev := revocation.Event{EventID: uuid.NewString(), Type: typ, Value: "state-" + uuid.NewString(),

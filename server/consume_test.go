@@ -34,14 +34,7 @@ func TestConsumeRecordsOnlyWrittenEvents(t *testing.T) {
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 
-	signer, err := eventsig.NewSigner("producer", rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := eventsig.NewVerifier()
-	if err := v.Trust(signer.KeyID(), signer.PublicKey()); err != nil {
-		t.Fatal(err)
-	}
+	signer, v := producerKeys(t)
 	ev := revocation.Event{EventID: uuid.NewString(), Type: revocation.TypeJTI, Value: uuid.NewString(),
 		TS: time.Now().UnixMilli(), ExpiresAt: time.Now().Add(time.Hour).UnixMilli(), Origin: "producer", Seq: 1}
 	if err := signer.SignBatch([]*revocation.Event{&ev}); err != nil {
@@ -88,6 +81,21 @@ func TestConsumeRecordsOnlyWrittenEvents(t *testing.T) {
 			t.Fatalf("%s: applied=%d dropped=%d, want %d and %d", s.name, a, d, s.applied, s.dropped)
 		}
 	}
+}
+
+// producerKeys returns the event signer of a producer ("producer") and a
+// verifier that trusts it.
+func producerKeys(t *testing.T) (*eventsig.Signer, *eventsig.Verifier) {
+	t.Helper()
+	signer, err := eventsig.NewSigner("producer", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := eventsig.NewVerifier()
+	if err := v.Trust(signer.KeyID(), signer.PublicKey()); err != nil {
+		t.Fatal(err)
+	}
+	return signer, v
 }
 
 // signalHandler is a slog.Handler that reports each record's message on a
