@@ -215,17 +215,7 @@ func (m *clusterMember) metric(name string, labels ...string) float64 {
 // peerCheck returns m's /ready check of peer id.
 func (m *clusterMember) peerCheck(id string) (ok bool, detail string) {
 	m.t.Helper()
-	var r struct {
-		Checks map[string]struct {
-			OK     bool   `json:"ok"`
-			Detail string `json:"detail"`
-		} `json:"checks"`
-	}
-	resp := m.do(http.MethodGet, "/ready", nil)
-	if err := json.Unmarshal(resp.Body, &r); err != nil {
-		m.t.Fatalf("%s /ready: %q", m.id, resp.Body)
-	}
-	c := r.Checks["peer:"+id]
+	c := readyChecks(m.t, m.node)["peer:"+id]
 	return c.OK, c.Detail
 }
 

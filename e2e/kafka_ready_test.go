@@ -11,19 +11,29 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// readyEntry is one entry of /ready's "checks".
+type readyEntry struct {
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// readyChecks returns n's /ready checks by name.
+func readyChecks(t testing.TB, n *node) map[string]readyEntry {
+	t.Helper()
+	var r struct {
+		Checks map[string]readyEntry `json:"checks"`
+	}
+	resp := n.do("GET", "/ready", nil)
+	if err := json.Unmarshal(resp.Body, &r); err != nil {
+		t.Fatalf("/ready: %v: %q", err, resp.Body)
+	}
+	return r.Checks
+}
+
 // readyCheck returns the "checks" entry name of n's /ready.
 func readyCheck(t *testing.T, n *node, name string) (ok bool, detail string) {
 	t.Helper()
-	var r struct {
-		Checks map[string]struct {
-			OK     bool   `json:"ok"`
-			Detail string `json:"detail"`
-		} `json:"checks"`
-	}
-	if err := json.Unmarshal(n.do("GET", "/ready", nil).Body, &r); err != nil {
-		t.Fatal(err)
-	}
-	c, found := r.Checks[name]
+	c, found := readyChecks(t, n)[name]
 	if !found {
 		t.Fatalf("/ready has no %q check", name)
 	}

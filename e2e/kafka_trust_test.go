@@ -89,24 +89,6 @@ func TestKafkaOnlyTrust(t *testing.T) {
 	}
 }
 
-// readyChecks returns /ready's checks by name.
-func readyChecks(t *testing.T, n *node) map[string]struct {
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-} {
-	t.Helper()
-	var r struct {
-		Checks map[string]struct {
-			OK     bool   `json:"ok"`
-			Detail string `json:"detail"`
-		} `json:"checks"`
-	}
-	if err := json.Unmarshal(n.do("GET", "/ready", nil).Body, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r.Checks
-}
-
 // outsiderPublish publishes, as revocd would, a revocation of jti signed by
 // a fresh key and announced under secret for node announced, with origin.
 func outsiderPublish(t *testing.T, broker string, secret []byte, announced, origin, jti string) {
