@@ -247,6 +247,14 @@ func TestFormat1StillRead(t *testing.T) {
 	_, cfg := newCluster(t, 1)
 	s, v := newSigner(t)
 	evs := signed(t, s, "node-a", 4, 2)
+	produceFormat1(t, cfg, evs)
+	collect(t, startConsumer(t, cfg, nil), v, evs)
+}
+
+// produceFormat1 publishes evs as seed-era records: one JSON event per
+// record with its whole Sig, no headers.
+func produceFormat1(t *testing.T, cfg Config, evs []revocation.Event) {
+	t.Helper()
 	var vals [][]byte
 	for i := range evs {
 		b, err := json.Marshal(&evs[i])
@@ -256,7 +264,6 @@ func TestFormat1StillRead(t *testing.T) {
 		vals = append(vals, b)
 	}
 	produceRaw(t, cfg, "jti:x", vals...)
-	collect(t, startConsumer(t, cfg, nil), v, evs)
 }
 
 // TestOriginFilters: a Publisher with Origin delivers only its own events

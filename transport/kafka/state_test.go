@@ -35,15 +35,7 @@ func TestStateEventsOnTheWire(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else {
-				var vals [][]byte
-				for i := range evs {
-					b, err := json.Marshal(&evs[i])
-					if err != nil {
-						t.Fatal(err)
-					}
-					vals = append(vals, b)
-				}
-				produceRaw(t, cfg, "jti:x", vals...)
+				produceFormat1(t, cfg, evs)
 			}
 			rc := startConsumer(t, cfg, nil)
 			byID := map[string]revocation.Event{}
